@@ -1,0 +1,121 @@
+package pollrt
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// epoch anchors nanotime to the monotonic clock the runtime's timers use.
+var epoch = time.Now()
+
+// nanotime is the clock deadlines are kept in. It starts at 1 so that a
+// deadline is never 0 (which means "none").
+func nanotime() int64 { return int64(time.Since(epoch)) + 1 }
+
+var timeoutsFired atomic.Uint64
+
+// SetDeadline sets the deadline of mode (Read, Write or ReadWrite) to t.
+// A zero t clears it. A t in the past expires it at once: the waiter of that
+// direction, if any, and every later wait fail with ErrTimeout until the
+// deadline is set again. Moving a deadline while a goroutine waits applies
+// to that wait. Each direction's timer is reused; SetDeadline allocates
+// nothing once the direction has had a deadline. It does nothing after Evict.
+func (pd *PollDesc) SetDeadline(t time.Time, mode Mode) {
+	var d int64
+	var dur time.Duration
+	if !t.IsZero() {
+		dur = time.Until(t)
+		if dur <= 0 {
+			d = -1
+		} else if d = nanotime() + int64(dur); d < 0 {
+			d = math.MaxInt64
+		}
+	}
+	pd.mu.Lock()
+	if !pd.open || pd.closing {
+		pd.mu.Unlock()
+		return
+	}
+	if mode == Read || mode == ReadWrite {
+		pd.rd = d
+		pd.rseq++
+		if d > 0 {
+			pd.rtseq = pd.rseq
+			if pd.rt == nil {
+				pd.rt = time.AfterFunc(dur, pd.readDeadline)
+			} else {
+				pd.rt.Reset(dur)
+			}
+		} else if pd.rt != nil {
+			pd.rt.Stop()
+		}
+	}
+	if mode == Write || mode == ReadWrite {
+		pd.wd = d
+		pd.wseq++
+		if d > 0 {
+			pd.wtseq = pd.wseq
+			if pd.wt == nil {
+				pd.wt = time.AfterFunc(dur, pd.writeDeadline)
+			} else {
+				pd.wt.Reset(dur)
+			}
+		} else if pd.wt != nil {
+			pd.wt.Stop()
+		}
+	}
+	pd.publishInfo()
+	var rw, ww *waiter
+	if pd.rd < 0 {
+		rw = pd.rs.unblock(false)
+	}
+	if pd.wd < 0 {
+		ww = pd.ws.unblock(false)
+	}
+	pd.mu.Unlock()
+	rw.wake()
+	ww.wake()
+}
+
+func (pd *PollDesc) readDeadline()  { pd.deadlineFired(Read) }
+func (pd *PollDesc) writeDeadline() { pd.deadlineFired(Write) }
+
+// deadlineFired runs on a timer. A timer whose deadline was moved or cleared
+// since it was armed (its seq is stale, or the deadline lies ahead) does
+// nothing: the Reset or Stop that moved it is in charge now. Timers can fire
+// concurrently with a Reset, hence both checks under the lock.
+func (pd *PollDesc) deadlineFired(mode Mode) {
+	d, seq, tseq, t := &pd.rd, &pd.rseq, &pd.rtseq, &pd.rt
+	s := &pd.rs
+	if mode == Write {
+		d, seq, tseq, t = &pd.wd, &pd.wseq, &pd.wtseq, &pd.wt
+		s = &pd.ws
+	}
+	pd.mu.Lock()
+	if !pd.open || *tseq != *seq || *d <= 0 {
+		pd.mu.Unlock()
+		return
+	}
+	if left := *d - nanotime(); left > 0 {
+		(*t).Reset(time.Duration(left))
+		pd.mu.Unlock()
+		return
+	}
+	*d = -1
+	pd.publishInfo()
+	w := s.unblock(false)
+	pd.mu.Unlock()
+	timeoutsFired.Add(1)
+	w.wake()
+}
+
+// stopTimers stops both deadline timers. Call with pd.mu held.
+func (pd *PollDesc) stopTimers() {
+	if pd.rt != nil {
+		pd.rt.Stop()
+	}
+	if pd.wt != nil {
+		pd.wt.Stop()
+	}
+}

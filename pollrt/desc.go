@@ -1,0 +1,359 @@
+package pollrt
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Mode selects the direction an operation applies to.
+type Mode int
+
+// Directions, with the runtime's values ('r', 'w', 'r'+'w').
+const (
+	Read      Mode = 'r'
+	Write     Mode = 'w'
+	ReadWrite Mode = 'r' + 'w'
+)
+
+var errBadMode = errors.New("pollrt: wait mode must be Read or Write")
+
+// waiter is a goroutine parked on a semaphore. It blocks receiving from ch
+// and is woken by exactly one send, made by whoever swapped it out of the
+// semaphore. Each direction embeds its only waiter (the caller serialises
+// waits per direction), so parking and waking allocate nothing; ch has room
+// for one value so the waker never blocks.
+type waiter struct{ ch chan struct{} }
+
+// wake signals w; nil is a no-op so callers can wake whatever unblock returned.
+func (w *waiter) wake() {
+	if w != nil {
+		w.ch <- struct{}{}
+	}
+}
+
+// Sentinel states of a semaphore. pdNil is the nil pointer.
+var (
+	pdReady = &waiter{}
+	pdWait  = &waiter{}
+)
+
+// sema is one direction's binary semaphore (the runtime's rg or wg). Its state
+// is one of
+//
+//	nil (pdNil)  nothing pending
+//	pdReady      an I/O readiness notification is pending
+//	pdWait       a goroutine is about to park (it has not committed yet)
+//	&s.w         a goroutine is parked on s.w.ch
+//
+// Every transition is a compare-and-swap:
+//
+//	state   | block (begin)       | block (commit) | unblock, I/O ready     | unblock, timeout/close
+//	--------+---------------------+----------------+------------------------+------------------------
+//	pdNil   | -> pdWait           |                | -> pdReady             | pdNil (no change)
+//	pdReady | -> pdNil, ready     |                | pdReady (no change)    | pdReady (no change)
+//	pdWait  | concurrent wait:bug | -> &s.w, park  | -> pdReady, no signal  | -> pdNil, no signal
+//	&s.w    | concurrent wait:bug |                | -> pdReady, signal s.w | -> pdNil, signal s.w
+//
+//	prepare (Prepare): any state but a parked waiter -> pdNil.
+//
+// Between begin and commit the waiter rechecks the error state (closing,
+// deadline), because Evict and SetDeadline publish that state first and only
+// then unblock; the commit CAS fails if an unblock got in between, and the
+// waiter then does not park. After waking, or after a failed commit, the
+// waiter swaps the state to pdNil and reports readiness iff it found pdReady,
+// so no readiness notification is lost. The unblocker that swaps &s.w out is
+// the only one that signals it, exactly once.
+type sema struct {
+	state atomic.Pointer[waiter]
+	w     waiter
+}
+
+// unblock moves the semaphore to pdReady (ioready) or pdNil and returns the
+// parked waiter the caller must wake, if there is one.
+func (s *sema) unblock(ioready bool) *waiter {
+	for {
+		old := s.state.Load()
+		if old == pdReady || (old == nil && !ioready) {
+			return nil
+		}
+		var next *waiter
+		if ioready {
+			next = pdReady
+		}
+		if s.state.CompareAndSwap(old, next) {
+			if old == pdWait {
+				return nil // not parked yet: its commit CAS will fail
+			}
+			return old
+		}
+	}
+}
+
+// info bits: what netpollcheckerr needs, published atomically so waits read
+// it without the lock. Closing and the expired bits mirror fields kept under
+// pd.mu; eventErr is maintained only by the poller.
+const (
+	infoClosing uint32 = 1 << iota
+	infoReadExpired
+	infoWriteExpired
+	infoEventErr
+)
+
+// PollDesc is a poll descriptor: one open file descriptor registered with the
+// poller, with a read and a write semaphore and a deadline per direction.
+//
+// PollDescs live in a slot table and are reused after Close; epoll events
+// carry the slot index and fdseq, so an event for an fd that was closed is
+// recognised and dropped even if the slot already serves a new fd.
+type PollDesc struct {
+	fd    int
+	slot  uint32
+	p     *poller
+	fdseq atomic.Uint32 // bumped on Open and Close; tags this fd's events
+	info  atomic.Uint32 // info bits
+
+	rs, ws sema // the runtime's rg and wg
+
+	// mu guards the fields below. Code that changes closing or a deadline
+	// publishes info before it unblocks a waiter (see sema).
+	mu           sync.Mutex
+	open         bool
+	closing      bool
+	rd, wd       int64  // deadline in nanotime units: 0 none, <0 expired
+	rseq, wseq   uint32 // bumped on every deadline change, Evict and reuse
+	rtseq, wtseq uint32 // the seq each timer was armed with
+	rt, wt       *time.Timer
+}
+
+func newPollDesc(slot uint32) *PollDesc {
+	pd := &PollDesc{slot: slot}
+	pd.rs.w.ch = make(chan struct{}, 1)
+	pd.ws.w.ch = make(chan struct{}, 1)
+	return pd
+}
+
+// Open registers the non-blocking file descriptor fd with the poller and
+// returns its descriptor. It returns ErrNotPollable for a descriptor epoll
+// refuses (a regular file or directory) and for the poller's own
+// descriptors, ErrNotSupported where there is no backend, and an
+// *os.SyscallError otherwise. Open does not take ownership of fd: the caller
+// closes it after Close.
+func Open(fd int) (*PollDesc, error) {
+	p, err := defaultPoller()
+	if err != nil {
+		return nil, err
+	}
+	if p.netpollIsPollDescriptor(fd) {
+		return nil, ErrNotPollable
+	}
+	return openOn(p, fd)
+}
+
+func openOn(p *poller, fd int) (*PollDesc, error) {
+	pd := slots.alloc()
+	pd.mu.Lock()
+	pd.fd, pd.p = fd, p
+	pd.open, pd.closing = true, false
+	pd.rd, pd.wd = 0, 0
+	pd.rseq++
+	pd.wseq++
+	pd.info.Store(0)
+	pd.rs.state.Store(nil)
+	pd.ws.state.Store(nil)
+	seq := pd.fdseq.Add(1)
+	pd.mu.Unlock()
+
+	if err := p.netpollopen(fd, pd.slot, seq); err != nil {
+		pd.mu.Lock()
+		pd.open = false
+		pd.fdseq.Add(1)
+		pd.mu.Unlock()
+		slots.release(pd)
+		return nil, err
+	}
+	return pd, nil
+}
+
+// Fd returns the file descriptor pd was opened for.
+func (pd *PollDesc) Fd() int { return pd.fd }
+
+// checkerr is the runtime's netpollcheckerr.
+func (pd *PollDesc) checkerr(mode Mode) int {
+	info := pd.info.Load()
+	if info&infoClosing != 0 {
+		return pollErrClosing
+	}
+	if (mode == Read && info&infoReadExpired != 0) || (mode == Write && info&infoWriteExpired != 0) {
+		return pollErrTimeout
+	}
+	// An error event fails only reads: a write will report the precise error
+	// from its own syscall.
+	if mode == Read && info&infoEventErr != 0 {
+		return pollErrNotPollable
+	}
+	return pollNoError
+}
+
+// publishInfo stores the lock-protected state into info, keeping eventErr.
+// Call with pd.mu held.
+func (pd *PollDesc) publishInfo() {
+	var bits uint32
+	if pd.closing {
+		bits |= infoClosing
+	}
+	if pd.rd < 0 {
+		bits |= infoReadExpired
+	}
+	if pd.wd < 0 {
+		bits |= infoWriteExpired
+	}
+	for {
+		old := pd.info.Load()
+		if pd.info.CompareAndSwap(old, old&infoEventErr|bits) {
+			return
+		}
+	}
+}
+
+// setEventErr records whether the last event for the fd tagged seq was an
+// error alone. It changes nothing once the descriptor moved on to a new fd.
+func (pd *PollDesc) setEventErr(on bool, seq uint32) {
+	for {
+		old := pd.info.Load()
+		if (old&infoEventErr != 0) == on || pd.fdseq.Load() != seq {
+			return
+		}
+		if pd.info.CompareAndSwap(old, old^infoEventErr) {
+			return
+		}
+	}
+}
+
+func (pd *PollDesc) sema(mode Mode) *sema {
+	if mode == Read {
+		return &pd.rs
+	}
+	return &pd.ws
+}
+
+// Prepare readies pd for an I/O attempt in mode: it returns the error a wait
+// would return now (ErrClosing, ErrTimeout, ErrNotPollable), or clears the
+// direction's pending notification. Call it before the syscall whose EAGAIN
+// leads to Wait; it is the runtime's pollReset.
+func (pd *PollDesc) Prepare(mode Mode) error {
+	if code := pd.checkerr(mode); code != pollNoError {
+		return errorOf(code)
+	}
+	if mode == Read || mode == ReadWrite {
+		pd.rs.state.Store(nil)
+	}
+	if mode == Write || mode == ReadWrite {
+		pd.ws.state.Store(nil)
+	}
+	return nil
+}
+
+// Wait parks the calling goroutine until the fd is ready in mode (Read or
+// Write), the direction's deadline passes (ErrTimeout), or pd is evicted
+// (ErrClosing). A readiness notification that arrived since the last
+// Prepare returns at once. It allocates nothing.
+func (pd *PollDesc) Wait(mode Mode) error {
+	if mode != Read && mode != Write {
+		return errBadMode
+	}
+	if code := pd.checkerr(mode); code != pollNoError {
+		return errorOf(code)
+	}
+	for !pd.block(mode) {
+		if code := pd.checkerr(mode); code != pollNoError {
+			return errorOf(code)
+		}
+		// Woken without readiness or error: an expired deadline was moved
+		// or cleared before we looked. Wait again.
+	}
+	return nil
+}
+
+// block is the runtime's netpollblock: it reports whether I/O is ready, or
+// false after a timeout or close (see the table at sema).
+func (pd *PollDesc) block(mode Mode) bool {
+	s := pd.sema(mode)
+	if s.begin() {
+		return true
+	}
+	if pd.checkerr(mode) == pollNoError && s.commit() {
+		<-s.w.ch
+	}
+	return s.finish()
+}
+
+// begin consumes a pending notification (reporting true) or announces a
+// waiter (pdNil -> pdWait).
+func (s *sema) begin() bool {
+	for {
+		if s.state.CompareAndSwap(pdReady, nil) {
+			return true
+		}
+		if s.state.CompareAndSwap(nil, pdWait) {
+			return false
+		}
+		if v := s.state.Load(); v != pdReady && v != nil {
+			panic("pollrt: two goroutines wait on one direction of a PollDesc")
+		}
+	}
+}
+
+// commit parks the announced waiter (pdWait -> &s.w); it fails if an
+// unblock came first.
+func (s *sema) commit() bool { return s.state.CompareAndSwap(pdWait, &s.w) }
+
+// finish ends a wait, reporting whether a notification arrived meanwhile.
+func (s *sema) finish() bool { return s.state.Swap(nil) == pdReady }
+
+// Evict marks pd closing and wakes every waiter with ErrClosing; every later
+// Prepare and Wait fails with ErrClosing. It is safe to call more than once
+// and from any goroutine (it is the runtime's pollUnblock).
+func (pd *PollDesc) Evict() {
+	pd.mu.Lock()
+	if !pd.open || pd.closing {
+		pd.mu.Unlock()
+		return
+	}
+	pd.closing = true
+	pd.rseq++
+	pd.wseq++
+	pd.publishInfo()
+	rw := pd.rs.unblock(false)
+	ww := pd.ws.unblock(false)
+	pd.stopTimers()
+	pd.mu.Unlock()
+	rw.wake()
+	ww.wake()
+}
+
+// Close evicts pd if that was not done, deregisters the fd from the poller
+// and recycles pd. The caller must make sure no goroutine is inside Wait
+// (Evict wakes them; wait for them to return) and must not use pd again.
+// Close does not close the fd itself.
+func (pd *PollDesc) Close() {
+	pd.Evict()
+	pd.mu.Lock()
+	if !pd.open {
+		pd.mu.Unlock()
+		return
+	}
+	if w := pd.rs.state.Load(); w == &pd.rs.w || w == pdWait {
+		panic("pollrt: Close with a goroutine waiting to read")
+	}
+	if w := pd.ws.state.Load(); w == &pd.ws.w || w == pdWait {
+		panic("pollrt: Close with a goroutine waiting to write")
+	}
+	pd.open = false
+	pd.fdseq.Add(1) // from here on, events still in flight for fd are stale
+	pd.mu.Unlock()
+	// ENOENT or EBADF mean the fd left the epoll set already; nothing to do.
+	_ = pd.p.netpollclose(pd.fd)
+	slots.release(pd)
+}

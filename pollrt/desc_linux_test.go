@@ -1,0 +1,394 @@
+//go:build linux
+
+package pollrt
+
+import (
+	"os"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// socketpair returns a connected pair: a is non-blocking and open in pollrt,
+// b is blocking and plain. Both are closed when the test ends.
+func socketpair(t testing.TB) (pd *PollDesc, a, b int) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	a, b = fds[0], fds[1]
+	require.NoError(t, unix.SetNonblock(a, true))
+	pd, err = Open(a)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		pd.Close()
+		unix.Close(a)
+		unix.Close(b)
+	})
+	return pd, a, b
+}
+
+// waitParked returns once a goroutine is parked on pd's semaphore for mode.
+// It is how tests know a Wait is really blocked, instead of sleeping.
+func waitParked(t testing.TB, pd *PollDesc, mode Mode) {
+	t.Helper()
+	s := pd.sema(mode)
+	deadline := time.Now().Add(10 * time.Second)
+	for s.state.Load() != &s.w {
+		if time.Now().After(deadline) {
+			t.Fatalf("no goroutine parked for %c", mode)
+		}
+		runtime.Gosched()
+	}
+}
+
+// ioAsync runs one read (of one byte) or write (of 64 KiB) on fd the way
+// pollnet does, in a goroutine: Prepare, then try the syscall and Wait
+// whenever it says EAGAIN. A notification may be stale (edge-triggered
+// events can arrive for readiness already consumed), so Wait returning nil
+// only means "try again". It delivers the first error other than EAGAIN,
+// or nil once the syscall succeeds.
+func ioAsync(pd *PollDesc, fd int, mode Mode) <-chan error {
+	ch := make(chan error, 1)
+	go func() {
+		if err := pd.Prepare(mode); err != nil {
+			ch <- err
+			return
+		}
+		buf := make([]byte, 64<<10)
+		for {
+			var err error
+			if mode == Read {
+				_, err = unix.Read(fd, buf[:1])
+			} else {
+				_, err = unix.Write(fd, buf)
+			}
+			if err != unix.EAGAIN {
+				ch <- err
+				return
+			}
+			if err := pd.Wait(mode); err != nil {
+				ch <- err
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+func recvWithin(t testing.TB, ch <-chan error, d time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(d):
+		t.Fatalf("wait did not return within %v", d)
+		return nil
+	}
+}
+
+// drain reads everything pending on a non-blocking fd.
+func drain(fd int) int {
+	var buf [4096]byte
+	total := 0
+	for {
+		n, err := unix.Read(fd, buf[:])
+		if n <= 0 || err != nil {
+			return total
+		}
+		total += n
+	}
+}
+
+// fill writes to a non-blocking fd until its send buffer is full.
+func fill(t testing.TB, fd int) {
+	buf := make([]byte, 64<<10)
+	for {
+		_, err := unix.Write(fd, buf)
+		if err == unix.EAGAIN {
+			return
+		}
+		require.NoError(t, err)
+	}
+}
+
+func TestWaitWakesOnData(t *testing.T) {
+	pd, a, b := socketpair(t)
+	done := ioAsync(pd, a, Read)
+	waitParked(t, pd, Read)
+	_, err := unix.Write(b, []byte("xy"))
+	require.NoError(t, err)
+	require.NoError(t, recvWithin(t, done, 10*time.Second))
+	require.Equal(t, 1, drain(a), "the reader took one byte of two")
+}
+
+func TestWaitWritable(t *testing.T) {
+	pd, a, b := socketpair(t)
+	fill(t, a)
+	done := ioAsync(pd, a, Write)
+	waitParked(t, pd, Write)
+	go drain(b) // b is blocking: reads until the test closes it
+	require.NoError(t, recvWithin(t, done, 10*time.Second))
+}
+
+func TestWaitTimesOutAtDeadline(t *testing.T) {
+	for _, mode := range []Mode{Read, Write} {
+		t.Run(string(rune(mode)), func(t *testing.T) {
+			pd, a, _ := socketpair(t)
+			if mode == Write {
+				fill(t, a)
+			}
+			const d = 50 * time.Millisecond
+			start := time.Now()
+			pd.SetDeadline(start.Add(d), mode)
+			err := recvWithin(t, ioAsync(pd, a, mode), 10*time.Second)
+			require.ErrorIs(t, err, ErrTimeout)
+			require.GreaterOrEqual(t, time.Since(start), d, "timed out before the deadline")
+			// The expired deadline fails the next wait at once, and Prepare too.
+			require.ErrorIs(t, pd.Wait(mode), ErrTimeout)
+			require.ErrorIs(t, pd.Prepare(mode), ErrTimeout)
+			// Clearing it makes waits block again.
+			pd.SetDeadline(time.Time{}, mode)
+			require.NoError(t, pd.Prepare(mode))
+		})
+	}
+}
+
+func TestDeadlineMovedWhileWaiting(t *testing.T) {
+	type step struct {
+		name    string
+		initial time.Duration // deadline set before the wait, 0 for none
+		moved   time.Duration // deadline set once parked; 0 clears it, <0 is in the past
+		wantErr error         // nil: the wait ends by data written after the old deadline
+	}
+	for _, tc := range []step{
+		{"extend", 30 * time.Millisecond, 200 * time.Millisecond, ErrTimeout},
+		{"shorten", time.Hour, 50 * time.Millisecond, ErrTimeout},
+		{"set-while-none", 0, 50 * time.Millisecond, ErrTimeout},
+		{"into-the-past", time.Hour, -time.Second, ErrTimeout},
+		{"clear", 30 * time.Millisecond, 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pd, a, b := socketpair(t)
+			drain(a)
+			if tc.initial > 0 {
+				pd.SetDeadline(time.Now().Add(tc.initial), Read)
+			}
+			done := ioAsync(pd, a, Read)
+			waitParked(t, pd, Read)
+			movedAt := time.Now()
+			var moved time.Time
+			if tc.moved != 0 {
+				moved = movedAt.Add(tc.moved)
+			}
+			pd.SetDeadline(moved, Read)
+			if tc.wantErr == nil {
+				// Let the old deadline's instant pass: its timer must do nothing.
+				time.Sleep(time.Until(movedAt.Add(tc.initial + 20*time.Millisecond)))
+				_, err := unix.Write(b, []byte("x"))
+				require.NoError(t, err)
+			}
+			err := recvWithin(t, done, 10*time.Second)
+			if tc.wantErr == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tc.wantErr)
+			if tc.moved > 0 {
+				require.GreaterOrEqual(t, time.Since(movedAt), tc.moved, "timed out before the moved deadline")
+			}
+		})
+	}
+}
+
+func TestReadWriteDeadlinesIndependent(t *testing.T) {
+	pd, a, b := socketpair(t)
+	drain(a)
+	pd.SetDeadline(time.Now().Add(-time.Second), Write)
+	require.ErrorIs(t, pd.Prepare(Write), ErrTimeout)
+	done := ioAsync(pd, a, Read)
+	waitParked(t, pd, Read)
+	_, err := unix.Write(b, []byte("x"))
+	require.NoError(t, err)
+	require.NoError(t, recvWithin(t, done, 10*time.Second))
+}
+
+func TestEvictWakesEveryWaiter(t *testing.T) {
+	pd, a, _ := socketpair(t)
+	drain(a)
+	fill(t, a)
+	r, w := ioAsync(pd, a, Read), ioAsync(pd, a, Write)
+	waitParked(t, pd, Read)
+	waitParked(t, pd, Write)
+	pd.Evict()
+	require.ErrorIs(t, recvWithin(t, r, 10*time.Second), ErrClosing)
+	require.ErrorIs(t, recvWithin(t, w, 10*time.Second), ErrClosing)
+	// Closing wins over an expired deadline, and evicting twice is harmless.
+	pd.SetDeadline(time.Now().Add(-time.Second), ReadWrite)
+	pd.Evict()
+	for _, m := range []Mode{Read, Write, ReadWrite} {
+		require.ErrorIs(t, pd.Prepare(m), ErrClosing)
+	}
+	require.ErrorIs(t, pd.Wait(Read), ErrClosing)
+}
+
+func TestErrorPriority(t *testing.T) {
+	pd := newPollDesc(0)
+	pd.open = true
+	pd.setEventErr(true, pd.fdseq.Load())
+	require.ErrorIs(t, pd.Prepare(Read), ErrNotPollable)
+	require.NoError(t, pd.Prepare(Write), "an error event fails only reads")
+	pd.SetDeadline(time.Now().Add(-time.Second), Read)
+	require.ErrorIs(t, pd.Prepare(Read), ErrTimeout)
+	pd.Evict()
+	require.ErrorIs(t, pd.Prepare(Read), ErrClosing)
+	require.ErrorIs(t, pd.Wait(ReadWrite), errBadMode)
+}
+
+func TestStaleEventAfterReuse(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	old, err := Open(fds[0])
+	require.NoError(t, err)
+	slot, seq := old.slot, old.fdseq.Load()
+	old.Close()
+	unix.Close(fds[0])
+	unix.Close(fds[1])
+
+	// The kernel hands out the same fd number and the table the same slot.
+	pd, a, b := socketpair(t)
+	require.Same(t, old, pd, "slot was not reused")
+	require.Equal(t, fds[0], a, "fd number was not reused")
+	drain(a)
+	done := ioAsync(pd, a, Read)
+	waitParked(t, pd, Read)
+
+	var before, after Stats
+	ReadStats(&before)
+	pd.p.netpollready(slot, seq, ReadWrite, false) // an event read before the close
+	ReadStats(&after)
+	require.Equal(t, before.Stale+1, after.Stale)
+	require.Same(t, &pd.rs.w, pd.rs.state.Load(), "stale event woke the new owner")
+
+	_, err = unix.Write(b, []byte("x"))
+	require.NoError(t, err)
+	require.NoError(t, recvWithin(t, done, 10*time.Second))
+}
+
+// testPoller is a poller of the test's own, not started, closed at the end.
+func testPoller(t testing.TB) *poller {
+	p, err := newPoller()
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		unix.Close(p.breakfd)
+		unix.Close(p.epfd)
+	})
+	return p
+}
+
+func TestNetpoll(t *testing.T) {
+	p := testPoller(t)
+	require.True(t, p.netpollIsPollDescriptor(p.epfd))
+	require.True(t, p.netpollIsPollDescriptor(p.breakfd))
+	require.False(t, p.netpollIsPollDescriptor(0))
+
+	require.Zero(t, p.netpoll(0), "an empty set polls nothing")
+	start := time.Now()
+	require.Zero(t, p.netpoll(30*time.Millisecond))
+	require.GreaterOrEqual(t, time.Since(start), 29*time.Millisecond, "a timed netpoll returned early")
+
+	// A break wakes a netpoll blocked with no timeout.
+	done := make(chan int, 1)
+	go func() { done <- p.netpoll(-1) }()
+	p.netpollBreak()
+	select {
+	case n := <-done:
+		require.Equal(t, 1, n)
+	case <-time.After(10 * time.Second):
+		t.Fatal("netpollBreak did not wake netpoll")
+	}
+
+	// Breaks are coalesced until a netpoll consumes them.
+	before := p.stats.breaks.Load()
+	p.netpollBreak()
+	p.netpollBreak()
+	require.Equal(t, before+1, p.stats.breaks.Load())
+	require.Equal(t, 1, p.netpoll(0))
+	require.Zero(t, p.netpoll(0), "the break was consumed")
+}
+
+func TestRunBlockingDeliversAndStops(t *testing.T) {
+	p := testPoller(t)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(fds[1])
+	defer unix.Close(fds[0])
+	pd, err := openOn(p, fds[0])
+	require.NoError(t, err)
+	defer pd.Close()
+
+	var stop stopFlag
+	stopped := make(chan struct{})
+	go func() { p.runBlocking(&stop.Bool); close(stopped) }()
+	done := ioAsync(pd, fds[0], Read)
+	_, err = unix.Write(fds[1], []byte("x"))
+	require.NoError(t, err)
+	require.NoError(t, recvWithin(t, done, 10*time.Second))
+	stop.Store(true)
+	p.netpollBreak()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("runBlocking did not stop")
+	}
+}
+
+func TestOpenRefuses(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "regular")
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = Open(int(f.Fd()))
+	require.ErrorIs(t, err, ErrNotPollable)
+
+	p, err := defaultPoller()
+	require.NoError(t, err)
+	_, err = Open(p.epfd)
+	require.ErrorIs(t, err, ErrNotPollable)
+
+	_, err = Open(-1)
+	require.ErrorIs(t, err, unix.EBADF)
+
+	var s Stats
+	ReadStats(&s)
+	require.Equal(t, s.Opened-s.Closed, s.Open)
+}
+
+func TestZeroAllocs(t *testing.T) {
+	pd, a, b := socketpair(t)
+	drain(a)
+	one := []byte{1}
+	var buf [1]byte
+	cycle := testing.AllocsPerRun(200, func() {
+		if err := pd.Prepare(Read); err != nil {
+			t.Fatal(err)
+		}
+		unix.Write(b, one)
+		if err := pd.Wait(Read); err != nil {
+			t.Fatal(err)
+		}
+		unix.Read(a, buf[:])
+	})
+	require.Zero(t, cycle, "allocations per wait/ready cycle")
+
+	pd.SetDeadline(time.Now().Add(time.Hour), ReadWrite) // first arm creates the timers
+	rearm := testing.AllocsPerRun(200, func() {
+		pd.SetDeadline(time.Now().Add(time.Hour), ReadWrite)
+		pd.SetDeadline(time.Time{}, Read)
+	})
+	require.Zero(t, rearm, "allocations per deadline re-arm")
+}
+
+type stopFlag struct{ atomic.Bool }

@@ -1,0 +1,29 @@
+// Package pollrt is pollnet's poll runtime: Go's integrated network poller
+// (runtime/netpoll.go) rebuilt in user space, without cgo or linkname.
+//
+// A [PollDesc] is opened for each non-blocking file descriptor. The goroutine
+// that gets EAGAIN from a read or write calls [PollDesc.Prepare] before the
+// syscall and [PollDesc.Wait] after it; Wait parks the goroutine on the
+// descriptor's read or write semaphore until the poller sees the fd become
+// ready, the direction's deadline passes, or the descriptor is evicted.
+//
+//	pd, err := pollrt.Open(fd)          // fd must be non-blocking
+//	for {
+//		if err := pd.Prepare(pollrt.Read); err != nil { ... }
+//		n, err := unix.Read(fd, buf)
+//		if err != unix.EAGAIN { ... }
+//		if err := pd.Wait(pollrt.Read); err != nil { ... } // ErrTimeout, ErrClosing
+//	}
+//	pd.Evict()   // wake every waiter with ErrClosing
+//	pd.Close()   // once no goroutine is inside Wait: deregister the fd
+//
+// The descriptor is registered edge-triggered for reading and writing once,
+// at Open, and never re-armed, so callers must retry the syscall until it
+// returns EAGAIN before waiting again, as package net does.
+//
+// Only one goroutine may wait per direction at a time; the caller serialises
+// readers and writers (pollnet's fd mutex does).
+//
+// On platforms without a backend (anything but Linux today) Open returns
+// [ErrNotSupported].
+package pollrt

@@ -1,0 +1,199 @@
+//go:build linux
+
+package pollrt
+
+import (
+	"os"
+	"runtime"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// breakTag is the event data of the break descriptor; no slot has it.
+const breakTag = ^uint64(0)
+
+// poller is one epoll set and the goroutine that waits on it.
+//
+// Strategy: the poller goroutine does not block in epoll_wait. The epoll fd
+// is itself pollable, so it is handed to the Go runtime (os.NewFile on the
+// non-blocking epoll fd) and the goroutine parks in the runtime's poller
+// through SyscallConn().Read, holding no OS thread and no P. When the
+// runtime reports the epoll fd readable, the goroutine drains it with
+// non-blocking epoll_wait calls, wakes the waiters, and parks again. A
+// goroutine blocked in epoll_wait would hold its P's runnext slot with the
+// waiters it just woke stranded behind it (DESIGN.md, "scheduler"); this way
+// they run as soon as the poller parks, the way the runtime's own wakeups do.
+type poller struct {
+	epfd    int
+	breakfd int           // eventfd for netpollBreak
+	wakeSig atomic.Uint32 // 1 while a break is pending: coalesces breaks
+	events  []unix.EpollEvent
+	stats   pollerStats
+	file    *os.File // epfd as the runtime sees it; kept so it is never finalised
+}
+
+// newPoller is netpollinit: an epoll set with a break descriptor in it, both
+// close-on-exec.
+func newPoller() (*poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	bfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN}
+	setTag(&ev, breakTag)
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, bfd, &ev); err != nil {
+		unix.Close(bfd)
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	return &poller{epfd: epfd, breakfd: bfd, events: make([]unix.EpollEvent, 128)}, nil
+}
+
+func setTag(ev *unix.EpollEvent, tag uint64) {
+	ev.Fd = int32(uint32(tag))
+	ev.Pad = int32(uint32(tag >> 32))
+}
+
+func tagOf(ev *unix.EpollEvent) uint64 {
+	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+}
+
+// netpollopen registers fd edge-triggered for reading, writing and peer
+// hangup, tagged with its slot and seq. It is called once per fd. epoll
+// refuses regular files and directories with EPERM: ErrNotPollable.
+func (p *poller) netpollopen(fd int, slot, seq uint32) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET}
+	setTag(&ev, uint64(slot)|uint64(seq)<<32)
+	switch err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err {
+	case nil:
+		return nil
+	case unix.EPERM:
+		return ErrNotPollable
+	default:
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+}
+
+// netpollclose removes fd from the epoll set. It must happen before the fd
+// is closed: a dup of the fd would otherwise keep it in the set.
+func (p *poller) netpollclose(fd int) error {
+	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+}
+
+// netpollIsPollDescriptor reports whether fd is one of the poller's own.
+func (p *poller) netpollIsPollDescriptor(fd int) bool {
+	return fd == p.epfd || fd == p.breakfd
+}
+
+// netpollBreak wakes a netpoll blocked in epoll_wait. Breaks made while one
+// is pending are coalesced into it.
+func (p *poller) netpollBreak() {
+	if !p.wakeSig.CompareAndSwap(0, 1) {
+		return
+	}
+	p.stats.breaks.Add(1)
+	one := uint64(1)
+	for {
+		_, err := unix.Write(p.breakfd, (*[8]byte)(unsafe.Pointer(&one))[:])
+		if err != unix.EINTR {
+			// EAGAIN means the counter is full: a wakeup is pending anyway.
+			return
+		}
+	}
+}
+
+// netpoll waits for events and delivers them: delay < 0 blocks until there
+// is one (or a break), 0 only polls, > 0 blocks at most delay. It returns the
+// number of events epoll_wait reported, len(p.events) meaning "maybe more".
+func (p *poller) netpoll(delay time.Duration) int {
+	var n int
+	var errno unix.Errno
+	if delay == 0 {
+		// A zero-timeout epoll_wait never blocks: skip the scheduler's
+		// syscall bookkeeping.
+		r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
+			uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
+		n, errno = int(r), e
+	} else {
+		ms := -1
+		if delay > 0 {
+			ms = int(min((delay+time.Millisecond-1)/time.Millisecond, 1e9))
+		}
+		var err error
+		n, err = unix.EpollWait(p.epfd, p.events, ms)
+		if err != nil {
+			errno = err.(unix.Errno)
+		}
+	}
+	p.stats.polls.Add(1)
+	if errno != 0 {
+		// EINTR: report nothing; callers loop. Nothing else can fail for a
+		// valid epoll fd and buffer.
+		return 0
+	}
+	for i := range p.events[:n] {
+		ev := &p.events[i]
+		tag := tagOf(ev)
+		if tag == breakTag {
+			var buf [8]byte
+			unix.Read(p.breakfd, buf[:])
+			p.wakeSig.Store(0)
+			continue
+		}
+		var mode Mode
+		if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			mode += Read
+		}
+		if ev.Events&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			mode += Write
+		}
+		if mode != 0 {
+			p.netpollready(uint32(tag), uint32(tag>>32), mode, ev.Events == unix.EPOLLERR)
+		}
+	}
+	return n
+}
+
+// run is the poller goroutine: it parks in the runtime's poller until the
+// epoll set has events, then drains it without blocking.
+func (p *poller) run() {
+	if err := unix.SetNonblock(p.epfd, true); err == nil {
+		p.file = os.NewFile(uintptr(p.epfd), "pollrt-epoll")
+		if rc, err := p.file.SyscallConn(); err == nil {
+			drain := func(uintptr) bool {
+				for p.netpoll(0) == len(p.events) {
+				}
+				return false
+			}
+			for rc.Read(drain) == nil {
+			}
+		}
+	}
+	// The runtime would not poll the epoll fd (never seen on Linux): fall
+	// back to blocking in epoll_wait.
+	p.runBlocking(nil)
+}
+
+// runBlocking blocks in epoll_wait, polling once more and yielding before it
+// does so the goroutines it woke can run first. It returns when stop is
+// set (a break makes it look).
+func (p *poller) runBlocking(stop *atomic.Bool) {
+	for stop == nil || !stop.Load() {
+		if p.netpoll(0) > 0 {
+			continue
+		}
+		runtime.Gosched()
+		if p.netpoll(0) > 0 {
+			continue
+		}
+		p.netpoll(-1)
+	}
+}

@@ -1,0 +1,37 @@
+package pollrt
+
+import "errors"
+
+// Poll error codes, as in runtime/netpoll.go. netpollcheckerr returns them
+// in this priority: closing, then the direction's deadline, then (reads
+// only) an error event seen on the fd.
+const (
+	pollNoError        = 0 // no error
+	pollErrClosing     = 1 // descriptor is closing (Evict was called)
+	pollErrTimeout     = 2 // the direction's deadline passed
+	pollErrNotPollable = 3 // epoll refused the fd, or reported an error event on it
+)
+
+// Errors returned by Open, Prepare and Wait. pollnet maps them to the
+// standard library's: ErrClosing to net.ErrClosed, ErrTimeout to
+// os.ErrDeadlineExceeded.
+var (
+	// ErrClosing reports that the descriptor was evicted (the conn is closing).
+	ErrClosing = errors.New("pollrt: use of closed poll descriptor")
+	// ErrTimeout reports that the direction's deadline passed.
+	ErrTimeout = errors.New("pollrt: i/o deadline exceeded")
+	// ErrNotPollable reports an fd the poller cannot watch (a regular file,
+	// for example), or an error event on a descriptor during a read wait.
+	ErrNotPollable = errors.New("pollrt: not pollable")
+	// ErrNotSupported is returned by Open on platforms without a backend.
+	ErrNotSupported = errors.New("pollrt: no poller backend on this platform")
+)
+
+var pollErrors = [...]error{
+	pollNoError:        nil,
+	pollErrClosing:     ErrClosing,
+	pollErrTimeout:     ErrTimeout,
+	pollErrNotPollable: ErrNotPollable,
+}
+
+func errorOf(code int) error { return pollErrors[code] }

@@ -1,0 +1,16 @@
+//go:build !linux
+
+package pollrt
+
+import "time"
+
+// poller is a stub where pollrt has no backend: Open reports ErrNotSupported.
+type poller struct{ stats pollerStats }
+
+func newPoller() (*poller, error)                            { return nil, ErrNotSupported }
+func (p *poller) run()                                       {}
+func (p *poller) netpollopen(fd int, slot, seq uint32) error { return ErrNotSupported }
+func (p *poller) netpollclose(fd int) error                  { return ErrNotSupported }
+func (p *poller) netpollIsPollDescriptor(fd int) bool        { return false }
+func (p *poller) netpollBreak()                              {}
+func (p *poller) netpoll(delay time.Duration) int            { return 0 }
