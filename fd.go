@@ -1,0 +1,294 @@
+//go:build linux
+
+package pollnet
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/pollnet/pollnet/pollrt"
+	"golang.org/x/sys/unix"
+)
+
+// maxRW caps one read(2) or write(2), as internal/poll does: some kernels
+// fail larger ones.
+const maxRW = 1 << 30
+
+// netFD is a non-blocking stream socket registered with pollrt.
+//
+// sysfd stays valid until the last reference is dropped (see fdMutex), so
+// every syscall on it runs under a reference. pd is nil only before init.
+type netFD struct {
+	mu     fdMutex
+	sysfd  int
+	pd     *pollrt.PollDesc
+	family int
+	net    string // "tcp", "tcp4", "tcp6" or "unix"
+	laddr  net.Addr
+	raddr  net.Addr
+}
+
+func newFD(sysfd, family int, network string) *netFD {
+	return &netFD{sysfd: sysfd, family: family, net: network}
+}
+
+// init registers the fd with pollrt.
+func (fd *netFD) init() error {
+	pd, err := pollrt.Open(fd.sysfd)
+	if err != nil {
+		return mapPollErr(err)
+	}
+	fd.pd = pd
+	return nil
+}
+
+// destroy runs once the fd is closed and unreferenced.
+func (fd *netFD) destroy() {
+	if fd.pd != nil {
+		fd.pd.Close()
+	}
+	unix.Close(fd.sysfd)
+	fd.sysfd = -1
+	fd.mu.closing.Done()
+}
+
+// Close marks the fd closed, wakes every blocked operation with
+// net.ErrClosed, and returns once the fd is closed: when the last operation
+// still running on it has returned.
+func (fd *netFD) Close() error {
+	fd.mu.closing.Add(1)
+	if !fd.mu.increfAndClose() {
+		fd.mu.closing.Done()
+		return net.ErrClosed
+	}
+	if fd.pd != nil {
+		fd.pd.Evict()
+	}
+	fd.decref()
+	fd.mu.closing.Wait()
+	return nil
+}
+
+
+func (fd *netFD) Read(p []byte) (int, error) {
+	if err := fd.readLock(); err != nil {
+		return 0, err
+	}
+	defer fd.readUnlock()
+	if len(p) == 0 {
+		// As internal/poll: a zero-byte read returns at once, never io.EOF.
+		return 0, nil
+	}
+	if len(p) > maxRW {
+		p = p[:maxRW]
+	}
+	if err := fd.pd.Prepare(pollrt.Read); err != nil {
+		return 0, mapPollErr(err)
+	}
+	for {
+		n, err := unix.Read(fd.sysfd, p)
+		if err != nil {
+			n = 0
+			switch err {
+			case unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				if err = fd.pd.Wait(pollrt.Read); err == nil {
+					continue
+				}
+				return 0, mapPollErr(err)
+			}
+			return 0, os.NewSyscallError("read", err)
+		}
+		if n == 0 {
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+// Write writes all of p or returns the error that stopped it.
+func (fd *netFD) Write(p []byte) (int, error) {
+	if err := fd.writeLock(); err != nil {
+		return 0, err
+	}
+	defer fd.writeUnlock()
+	if err := fd.pd.Prepare(pollrt.Write); err != nil {
+		return 0, mapPollErr(err)
+	}
+	var nn int
+	for {
+		end := len(p)
+		if end-nn > maxRW {
+			end = nn + maxRW
+		}
+		n, err := unix.Write(fd.sysfd, p[nn:end])
+		if n > 0 {
+			nn += n
+		}
+		if nn == len(p) {
+			return nn, nil
+		}
+		switch err {
+		case nil:
+			if n == 0 {
+				return nn, io.ErrUnexpectedEOF
+			}
+		case unix.EINTR:
+		case unix.EAGAIN:
+			if err = fd.pd.Wait(pollrt.Write); err != nil {
+				return nn, mapPollErr(err)
+			}
+		default:
+			return nn, os.NewSyscallError("write", err)
+		}
+	}
+}
+
+// accept returns the next connection's fd (non-blocking, close-on-exec) and
+// its peer address.
+func (fd *netFD) accept() (int, unix.Sockaddr, error) {
+	if err := fd.readLock(); err != nil {
+		return -1, nil, err
+	}
+	defer fd.readUnlock()
+	if err := fd.pd.Prepare(pollrt.Read); err != nil {
+		return -1, nil, mapPollErr(err)
+	}
+	for {
+		s, rsa, err := unix.Accept4(fd.sysfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch err {
+		case nil:
+			return s, rsa, nil
+		case unix.EINTR, unix.ECONNABORTED:
+			// ECONNABORTED: the peer left before we took the connection.
+			continue
+		case unix.EAGAIN:
+			if err = fd.pd.Wait(pollrt.Read); err == nil {
+				continue
+			}
+			return -1, nil, mapPollErr(err)
+		}
+		return -1, nil, os.NewSyscallError("accept4", err)
+	}
+}
+
+// connect connects the socket to ra and registers it with pollrt, waiting
+// for writability within ctx: its deadline bounds the wait and its
+// cancellation interrupts it. Registration follows the connect call, as in
+// package net: an unconnected socket would report a hangup at once.
+func (fd *netFD) connect(ctx context.Context, ra unix.Sockaddr) (ret error) {
+	switch err := unix.Connect(fd.sysfd, ra); err {
+	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
+	case nil, unix.EISCONN:
+		if ctx.Err() != nil {
+			return mapCtxErr(ctx.Err())
+		}
+		return fd.init()
+	default:
+		return os.NewSyscallError("connect", err)
+	}
+	if err := fd.init(); err != nil {
+		return err
+	}
+	if ctx.Done() != nil {
+		if deadline, ok := ctx.Deadline(); ok {
+			fd.pd.SetDeadline(deadline, pollrt.Write)
+			defer fd.pd.SetDeadline(time.Time{}, pollrt.Write)
+		}
+		stop := context.AfterFunc(ctx, func() {
+			// Make the wait below give up now.
+			fd.pd.SetDeadline(aLongTimeAgo, pollrt.Write)
+		})
+		defer func() {
+			if !stop() && ret == nil {
+				// Cancelled just as the connect finished: the write side
+				// is poisoned by the past deadline, so fail the dial.
+				ret = mapCtxErr(ctx.Err())
+			}
+		}()
+	}
+	for {
+		// Several connect calls on a non-blocking socket need not report
+		// errors; SO_ERROR does, once the socket is writable.
+		if err := fd.pd.Wait(pollrt.Write); err != nil {
+			if ctx.Err() != nil {
+				return mapCtxErr(ctx.Err())
+			}
+			return mapPollErr(err)
+		}
+		nerr, err := unix.GetsockoptInt(fd.sysfd, unix.SOL_SOCKET, unix.SO_ERROR)
+		if err != nil {
+			return os.NewSyscallError("getsockopt", err)
+		}
+		switch err := unix.Errno(nerr); err {
+		case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
+		case unix.EISCONN:
+			return nil
+		case 0:
+			// Wakeups can be spurious: make sure we are connected.
+			if _, err := unix.Getpeername(fd.sysfd); err == nil {
+				return nil
+			}
+		default:
+			return os.NewSyscallError("connect", err)
+		}
+	}
+}
+
+// aLongTimeAgo is a deadline in the past that is not the zero time.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (fd *netFD) shutdown(how int) error {
+	if err := fd.incref(); err != nil {
+		return err
+	}
+	defer fd.decref()
+	return wrapSyscall("shutdown", unix.Shutdown(fd.sysfd, how))
+}
+
+func (fd *netFD) setsockoptInt(level, opt, value int) error {
+	if err := fd.incref(); err != nil {
+		return err
+	}
+	defer fd.decref()
+	return wrapSyscall("setsockopt", unix.SetsockoptInt(fd.sysfd, level, opt, value))
+}
+
+// dup returns a blocking-safe duplicate of the fd as an *os.File.
+func (fd *netFD) dup() (*os.File, error) {
+	if err := fd.incref(); err != nil {
+		return nil, err
+	}
+	defer fd.decref()
+	ns, err := unix.FcntlInt(uintptr(fd.sysfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	return os.NewFile(uintptr(ns), fd.name()), nil
+}
+
+// name is the *os.File name package net gives a socket: "tcp:laddr->raddr".
+func (fd *netFD) name() string {
+	var ls, rs string
+	if fd.laddr != nil {
+		ls = fd.laddr.String()
+	}
+	if fd.raddr != nil {
+		rs = fd.raddr.String()
+	}
+	return fd.net + ":" + ls + "->" + rs
+}
+
+func wrapSyscall(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errno, ok := err.(unix.Errno); ok {
+		return os.NewSyscallError(name, errno)
+	}
+	return err
+}

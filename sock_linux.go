@@ -1,0 +1,369 @@
+package pollnet
+
+import (
+	"context"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Socket creation, listening, dialing and file conversion for the networks
+// pollnet serves; any other network goes to package net unchanged.
+
+func ours(network string) bool {
+	switch network {
+	case "tcp", "tcp4", "tcp6", "unix":
+		return true
+	}
+	return false
+}
+
+// socket makes a non-blocking, close-on-exec stream socket.
+func socket(family int, v6only bool) (int, error) {
+	s, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	if family == unix.AF_INET6 {
+		if err := unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, boolint(v6only)); err != nil {
+			unix.Close(s)
+			return -1, os.NewSyscallError("setsockopt", err)
+		}
+	}
+	return s, nil
+}
+
+// ctrlNetwork is the network name Control functions see.
+func (fd *netFD) ctrlNetwork() string {
+	switch {
+	case fd.net == "unix", strings.HasSuffix(fd.net, "4"), strings.HasSuffix(fd.net, "6"):
+		return fd.net
+	case fd.family == unix.AF_INET:
+		return fd.net + "4"
+	}
+	return fd.net + "6"
+}
+
+var listenBacklog = sync.OnceValue(func() int {
+	b, err := os.ReadFile("/proc/sys/net/core/somaxconn")
+	if err != nil {
+		return unix.SOMAXCONN
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n <= 0 {
+		return unix.SOMAXCONN
+	}
+	return min(n, 1<<16-1) // the kernel keeps the backlog in 16 bits
+})
+
+func (lc *ListenConfig) listen(ctx context.Context, network, address string) (net.Listener, error) {
+	if !ours(network) {
+		return lc.netListenConfig().Listen(ctx, network, address)
+	}
+	var la net.Addr
+	var fd *netFD
+	var err error
+	if network == "unix" {
+		ua, rerr := net.ResolveUnixAddr(network, address)
+		if rerr != nil {
+			return nil, &net.OpError{Op: "listen", Net: network, Err: rerr}
+		}
+		la = ua
+		fd, err = lc.bindListen(ctx, network, unix.AF_UNIX, false, &unix.SockaddrUnix{Name: ua.Name}, address)
+	} else {
+		addrs, rerr := resolveTCP(ctx, network, address)
+		if rerr != nil {
+			return nil, &net.OpError{Op: "listen", Net: network, Err: rerr}
+		}
+		ta := firstIPv4(addrs)
+		la = ta
+		family, v6only := tcpFamily(network, ta, nil, true)
+		var sa unix.Sockaddr
+		if sa, err = tcpSockaddr(family, ta); err == nil {
+			fd, err = lc.bindListen(ctx, network, family, v6only, sa, ta.String())
+		}
+	}
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: network, Addr: la, Err: err}
+	}
+	l := &Listener{fd: fd, keepAlive: lc.KeepAlive, kaConfig: lc.KeepAliveConfig}
+	l.unlink = network == "unix"
+	return l, nil
+}
+
+// bindListen creates, binds and registers a listening socket.
+func (lc *ListenConfig) bindListen(ctx context.Context, network string, family int, v6only bool, sa unix.Sockaddr, ctrlAddr string) (*netFD, error) {
+	s, err := socket(family, v6only)
+	if err != nil {
+		return nil, err
+	}
+	fd := newFD(s, family, network)
+	if family != unix.AF_UNIX {
+		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+			fd.Close()
+			return nil, os.NewSyscallError("setsockopt", err)
+		}
+	}
+	if lc.Control != nil {
+		if err := lc.Control(fd.ctrlNetwork(), ctrlAddr, &rawConn{fd: fd}); err != nil {
+			fd.Close()
+			return nil, err
+		}
+	}
+	if err := unix.Bind(s, sa); err != nil {
+		fd.Close()
+		return nil, os.NewSyscallError("bind", err)
+	}
+	if err := unix.Listen(s, listenBacklog()); err != nil {
+		fd.Close()
+		return nil, os.NewSyscallError("listen", err)
+	}
+	if err := fd.init(); err != nil {
+		fd.Close()
+		return nil, err
+	}
+	lsa, err := unix.Getsockname(s)
+	if err != nil {
+		fd.Close()
+		return nil, os.NewSyscallError("getsockname", err)
+	}
+	fd.laddr = sockaddrToAddr(lsa)
+	return fd, nil
+}
+
+func (d *Dialer) dialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if !ours(network) {
+		return d.netDialer().DialContext(ctx, network, address)
+	}
+	if network == "unix" {
+		ra, err := net.ResolveUnixAddr(network, address)
+		if err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+		}
+		var sa unix.Sockaddr
+		if d.LocalAddr != nil {
+			la, ok := d.LocalAddr.(*net.UnixAddr)
+			if !ok {
+				return nil, &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra,
+					Err: &net.AddrError{Err: "mismatched local address type", Addr: d.LocalAddr.String()}}
+			}
+			sa = &unix.SockaddrUnix{Name: la.Name}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra, Err: mapCtxErr(err)}
+		}
+		c, err := d.dialOne(ctx, network, unix.AF_UNIX, false, sa, &unix.SockaddrUnix{Name: ra.Name}, ra.String())
+		if err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra, Err: err}
+		}
+		return c, nil
+	}
+
+	addrs, err := resolveTCP(ctx, network, address)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	var la *net.TCPAddr
+	if d.LocalAddr != nil {
+		var ok bool
+		if la, ok = d.LocalAddr.(*net.TCPAddr); !ok {
+			return nil, &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: addrs[0],
+				Err: &net.AddrError{Err: "mismatched local address type", Addr: d.LocalAddr.String()}}
+		}
+	}
+	// Try the addresses in order, each within its share of the time left.
+	var firstErr error
+	for i, ra := range addrs {
+		if err := ctx.Err(); err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra, Err: mapCtxErr(err)}
+		}
+		dialCtx := ctx
+		if deadline, ok := ctx.Deadline(); ok {
+			partial, err := partialDeadline(time.Now(), deadline, len(addrs)-i)
+			if err != nil {
+				if firstErr == nil {
+					firstErr = &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra, Err: err}
+				}
+				break
+			}
+			if partial.Before(deadline) {
+				var cancel context.CancelFunc
+				dialCtx, cancel = context.WithDeadline(ctx, partial)
+				defer cancel()
+			}
+		}
+		c, err := d.dialTCP(dialCtx, network, la, ra)
+		if err == nil {
+			return c, nil
+		}
+		if firstErr == nil {
+			firstErr = &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra, Err: err}
+		}
+	}
+	return nil, firstErr
+}
+
+// partialDeadline is package net's: an equal share of the time left for
+// each remaining address, at least 2s when there is that much.
+func partialDeadline(now, deadline time.Time, addrsRemaining int) (time.Time, error) {
+	left := deadline.Sub(now)
+	if left <= 0 {
+		return time.Time{}, errTimeout
+	}
+	share := left / time.Duration(addrsRemaining)
+	const saneMinimum = 2 * time.Second
+	if share < saneMinimum {
+		share = min(left, saneMinimum)
+	}
+	return now.Add(share), nil
+}
+
+func (d *Dialer) dialTCP(ctx context.Context, network string, la, ra *net.TCPAddr) (net.Conn, error) {
+	family, v6only := tcpFamily(network, la, ra, false)
+	rsa, err := tcpSockaddr(family, ra)
+	if err != nil {
+		return nil, err
+	}
+	var lsa unix.Sockaddr
+	if la != nil {
+		if lsa, err = tcpSockaddr(family, la); err != nil {
+			return nil, err
+		}
+	}
+	return d.dialOne(ctx, network, family, v6only, lsa, rsa, ra.String())
+}
+
+// dialOne creates a socket, binds it to lsa if set, and connects it to rsa.
+func (d *Dialer) dialOne(ctx context.Context, network string, family int, v6only bool, lsa, rsa unix.Sockaddr, ctrlAddr string) (net.Conn, error) {
+	s, err := socket(family, v6only)
+	if err != nil {
+		return nil, err
+	}
+	fd := newFD(s, family, network)
+	if d.ControlContext != nil || d.Control != nil {
+		rc := &rawConn{fd: fd}
+		if d.ControlContext != nil {
+			err = d.ControlContext(ctx, fd.ctrlNetwork(), ctrlAddr, rc)
+		} else {
+			err = d.Control(fd.ctrlNetwork(), ctrlAddr, rc)
+		}
+		if err != nil {
+			fd.Close()
+			return nil, err
+		}
+	}
+	if lsa != nil {
+		if err := unix.Bind(s, lsa); err != nil {
+			fd.Close()
+			return nil, os.NewSyscallError("bind", err)
+		}
+	}
+	if err := fd.connect(ctx, rsa); err != nil {
+		fd.Close()
+		return nil, err
+	}
+	local, _ := unix.Getsockname(s)
+	peer, err := unix.Getpeername(s)
+	fd.laddr = sockaddrToAddr(local)
+	if err == nil {
+		fd.raddr = sockaddrToAddr(peer)
+	} else {
+		fd.raddr = sockaddrToAddr(rsa)
+	}
+	return newConn(fd, d.KeepAlive, d.KeepAliveConfig), nil
+}
+
+// fileSocket duplicates f's fd as a non-blocking stream socket netFD,
+// or reports ok false for anything pollnet does not serve.
+func fileSocket(f *os.File) (fd *netFD, ok bool, err error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, false, err
+	}
+	var ns int
+	var cerr error
+	if err := rc.Control(func(sysfd uintptr) {
+		ns, cerr = unix.FcntlInt(sysfd, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return nil, false, err
+	}
+	if cerr != nil {
+		return nil, false, os.NewSyscallError("fcntl", cerr)
+	}
+	typ, err := unix.GetsockoptInt(ns, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		unix.Close(ns)
+		return nil, false, os.NewSyscallError("getsockopt", err)
+	}
+	lsa, err := unix.Getsockname(ns)
+	if err != nil {
+		unix.Close(ns)
+		return nil, false, os.NewSyscallError("getsockname", err)
+	}
+	var family int
+	var network string
+	switch lsa.(type) {
+	case *unix.SockaddrInet4:
+		family, network = unix.AF_INET, "tcp"
+	case *unix.SockaddrInet6:
+		family, network = unix.AF_INET6, "tcp"
+	case *unix.SockaddrUnix:
+		family, network = unix.AF_UNIX, "unix"
+	}
+	if typ != unix.SOCK_STREAM || network == "" {
+		unix.Close(ns)
+		return nil, false, nil
+	}
+	if err := unix.SetNonblock(ns, true); err != nil {
+		unix.Close(ns)
+		return nil, false, os.NewSyscallError("setnonblock", err)
+	}
+	fd = newFD(ns, family, network)
+	if err := fd.init(); err != nil {
+		fd.Close()
+		return nil, false, err
+	}
+	fd.laddr = sockaddrToAddr(lsa)
+	return fd, true, nil
+}
+
+func fileConn(f *os.File) (net.Conn, error) {
+	fd, ok, err := fileSocket(f)
+	if err != nil {
+		return nil, &net.OpError{Op: "file", Net: "file+net", Source: nil, Addr: fileAddr(f.Name()), Err: err}
+	}
+	if !ok {
+		return net.FileConn(f)
+	}
+	if rsa, err := unix.Getpeername(fd.sysfd); err == nil {
+		fd.raddr = sockaddrToAddr(rsa)
+	}
+	return &Conn{fd: fd}, nil
+}
+
+func fileListener(f *os.File) (net.Listener, error) {
+	fd, ok, err := fileSocket(f)
+	if err != nil {
+		return nil, &net.OpError{Op: "file", Net: "file+net", Source: nil, Addr: fileAddr(f.Name()), Err: err}
+	}
+	if !ok {
+		return net.FileListener(f)
+	}
+	if acc, err := unix.GetsockoptInt(fd.sysfd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || acc == 0 {
+		fd.Close()
+		return nil, &net.OpError{Op: "file", Net: "file+net", Source: nil, Addr: fileAddr(f.Name()), Err: syscall.EINVAL}
+	}
+	return &Listener{fd: fd}, nil
+}
+
+// fileAddr is package net's address for errors about an *os.File.
+type fileAddr string
+
+func (fileAddr) Network() string  { return "file+net" }
+func (f fileAddr) String() string { return string(f) }

@@ -1,0 +1,176 @@
+package pollnet
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Address resolution and conversion, matching package net's choices and
+// error values (*net.AddrError, *net.DNSError).
+
+// resolveTCP resolves address for network ("tcp", "tcp4" or "tcp6") through
+// net.DefaultResolver, returning the addresses of the right family in the
+// resolver's order. An empty host yields one address with a nil IP.
+func resolveTCP(ctx context.Context, network, address string) ([]*net.TCPAddr, error) {
+	host, service, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, err
+	}
+	port, err := net.DefaultResolver.LookupPort(ctx, network, service)
+	if err != nil {
+		return nil, err
+	}
+	if host == "" {
+		return []*net.TCPAddr{{Port: port}}, nil
+	}
+	var ips []net.IPAddr
+	if ip, zone := parseLiteral(host); ip != nil {
+		ips = []net.IPAddr{{IP: ip, Zone: zone}}
+	} else if ips, err = net.DefaultResolver.LookupIPAddr(ctx, host); err != nil {
+		return nil, err
+	}
+	addrs := make([]*net.TCPAddr, 0, len(ips))
+	for _, ip := range ips {
+		is4 := ip.IP.To4() != nil
+		if (network == "tcp4" && !is4) || (network == "tcp6" && is4) {
+			continue
+		}
+		addrs = append(addrs, &net.TCPAddr{IP: ip.IP, Port: port, Zone: ip.Zone})
+	}
+	if len(addrs) == 0 {
+		return nil, &net.AddrError{Err: "no suitable address found", Addr: host}
+	}
+	return addrs, nil
+}
+
+// parseLiteral parses an IP literal with an optional IPv6 zone ("fe80::1%lo").
+func parseLiteral(host string) (net.IP, string) {
+	zone := ""
+	if i := strings.LastIndexByte(host, '%'); i > 0 {
+		host, zone = host[:i], host[i+1:]
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || (zone != "" && ip.To4() != nil) {
+		return nil, ""
+	}
+	return ip, zone
+}
+
+// firstIPv4 is the address package net listens on for a list: the first
+// IPv4 one, else the first.
+func firstIPv4(addrs []*net.TCPAddr) *net.TCPAddr {
+	for _, a := range addrs {
+		if a.IP == nil || a.IP.To4() != nil {
+			return a
+		}
+	}
+	return addrs[0]
+}
+
+var ipv4MappedSupport = sync.OnceValue(func() bool {
+	s, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(s)
+	return unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0) == nil
+})
+
+func isIPv4(a *net.TCPAddr) bool {
+	return a == nil || len(a.IP) == 0 || a.IP.To4() != nil
+}
+
+// tcpFamily is package net's favoriteAddrFamily: the socket family for a
+// TCP socket, and whether it is IPv6-only. A "tcp" listener on a wildcard
+// address is dual-stack.
+func tcpFamily(network string, laddr, raddr *net.TCPAddr, listen bool) (family int, v6only bool) {
+	switch network[len(network)-1] {
+	case '4':
+		return unix.AF_INET, false
+	case '6':
+		return unix.AF_INET6, true
+	}
+	if listen && (laddr == nil || len(laddr.IP) == 0 || laddr.IP.IsUnspecified()) {
+		if ipv4MappedSupport() {
+			return unix.AF_INET6, false
+		}
+		return unix.AF_INET, false
+	}
+	if isIPv4(laddr) && isIPv4(raddr) {
+		return unix.AF_INET, false
+	}
+	return unix.AF_INET6, false
+}
+
+// tcpSockaddr converts a TCP address for a socket of family.
+func tcpSockaddr(family int, a *net.TCPAddr) (unix.Sockaddr, error) {
+	if a == nil {
+		a = &net.TCPAddr{}
+	}
+	switch family {
+	case unix.AF_INET:
+		ip := a.IP
+		if len(ip) == 0 {
+			ip = net.IPv4zero
+		}
+		ip4 := ip.To4()
+		if ip4 == nil {
+			return nil, &net.AddrError{Err: "non-IPv4 address", Addr: ip.String()}
+		}
+		sa := &unix.SockaddrInet4{Port: a.Port}
+		copy(sa.Addr[:], ip4)
+		return sa, nil
+	default:
+		ip := a.IP
+		if len(ip) == 0 || ip.Equal(net.IPv4zero) {
+			ip = net.IPv6zero
+		}
+		ip6 := ip.To16()
+		if ip6 == nil {
+			return nil, &net.AddrError{Err: "non-IPv6 address", Addr: ip.String()}
+		}
+		sa := &unix.SockaddrInet6{Port: a.Port, ZoneId: zoneID(a.Zone)}
+		copy(sa.Addr[:], ip6)
+		return sa, nil
+	}
+}
+
+func zoneID(zone string) uint32 {
+	if zone == "" {
+		return 0
+	}
+	if ifi, err := net.InterfaceByName(zone); err == nil {
+		return uint32(ifi.Index)
+	}
+	n, _ := strconv.Atoi(zone)
+	return uint32(n)
+}
+
+func zoneName(id uint32) string {
+	if id == 0 {
+		return ""
+	}
+	if ifi, err := net.InterfaceByIndex(int(id)); err == nil {
+		return ifi.Name
+	}
+	return strconv.Itoa(int(id))
+}
+
+// sockaddrToAddr converts what the kernel reports into package net's
+// address types, with the same IP lengths net uses (4 bytes for IPv4).
+func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: sa.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: sa.Port, Zone: zoneName(sa.ZoneId)}
+	case *unix.SockaddrUnix:
+		return &net.UnixAddr{Name: sa.Name, Net: "unix"}
+	}
+	return nil
+}
