@@ -72,7 +72,6 @@ func (fd *netFD) Close() error {
 	return nil
 }
 
-
 func (fd *netFD) Read(p []byte) (int, error) {
 	if err := fd.readLock(); err != nil {
 		return 0, err
