@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/pollnet/pollnet/pollrt"
@@ -87,10 +88,11 @@ func (c *Conn) setDeadline(t time.Time, mode pollrt.Mode) error {
 	return nil
 }
 
-// SetDeadline sets the deadline of Accept calls; a zero t clears it.
+// SetDeadline sets the deadline of Accept calls; a zero t clears it. As in
+// package net, its error (net.ErrClosed) is not wrapped in a *net.OpError.
 func (l *Listener) SetDeadline(t time.Time) error {
-	if err := l.fd.setDeadline(t, pollrt.Read); err != nil {
-		return &net.OpError{Op: "set", Net: l.fd.net, Source: nil, Addr: l.fd.laddr, Err: err}
+	if l == nil || l.fd == nil {
+		return syscall.EINVAL
 	}
-	return nil
+	return l.fd.setDeadline(t, pollrt.Read)
 }

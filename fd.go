@@ -51,7 +51,6 @@ func (fd *netFD) destroy() {
 		fd.pd.Close()
 	}
 	unix.Close(fd.sysfd)
-	fd.sysfd = -1
 	fd.mu.closing.Done()
 }
 
@@ -59,11 +58,12 @@ func (fd *netFD) destroy() {
 // net.ErrClosed, and returns once the fd is closed: when the last operation
 // still running on it has returned.
 func (fd *netFD) Close() error {
-	fd.mu.closing.Add(1)
 	if !fd.mu.increfAndClose() {
-		fd.mu.closing.Done()
 		return net.ErrClosed
 	}
+	// Only the Close that set the closed bit waits. Its own reference keeps
+	// destroy (and so Done) from running before this Add.
+	fd.mu.closing.Add(1)
 	if fd.pd != nil {
 		fd.pd.Evict()
 	}

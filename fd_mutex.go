@@ -28,7 +28,8 @@ type fdMutex struct {
 	state atomic.Uint64
 	rmu   sync.Mutex
 	wmu   sync.Mutex
-	// closing is waited on by Close until the last reference is gone.
+	// closing is waited on by the Close that set the closed bit, until the
+	// last reference is gone and the fd is closed.
 	closing sync.WaitGroup
 }
 

@@ -77,7 +77,7 @@ func (lc *ListenConfig) listen(ctx context.Context, network, address string) (ne
 		la = ua
 		fd, err = lc.bindListen(ctx, network, unix.AF_UNIX, false, &unix.SockaddrUnix{Name: ua.Name}, address)
 	} else {
-		addrs, rerr := resolveTCP(ctx, network, address)
+		addrs, rerr := resolveTCP(ctx, "listen", network, address)
 		if rerr != nil {
 			return nil, &net.OpError{Op: "listen", Net: network, Err: rerr}
 		}
@@ -165,7 +165,7 @@ func (d *Dialer) dialContext(ctx context.Context, network, address string) (net.
 		return c, nil
 	}
 
-	addrs, err := resolveTCP(ctx, network, address)
+	addrs, err := resolveTCP(ctx, "dial", network, address)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}

@@ -2,6 +2,7 @@ package pollnet
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -16,7 +17,10 @@ import (
 // resolveTCP resolves address for network ("tcp", "tcp4" or "tcp6") through
 // net.DefaultResolver, returning the addresses of the right family in the
 // resolver's order. An empty host yields one address with a nil IP.
-func resolveTCP(ctx context.Context, network, address string) ([]*net.TCPAddr, error) {
+func resolveTCP(ctx context.Context, op, network, address string) ([]*net.TCPAddr, error) {
+	if op == "dial" && address == "" {
+		return nil, errMissingAddress
+	}
 	host, service, err := net.SplitHostPort(address)
 	if err != nil {
 		return nil, err
@@ -47,6 +51,8 @@ func resolveTCP(ctx context.Context, network, address string) ([]*net.TCPAddr, e
 	}
 	return addrs, nil
 }
+
+var errMissingAddress = errors.New("missing address")
 
 // parseLiteral parses an IP literal with an optional IPv6 zone ("fe80::1%lo").
 func parseLiteral(host string) (net.IP, string) {

@@ -1,0 +1,9 @@
+// Command pollbench compares server implementations (the standard library's
+// net and pollnet) on loopback, side by side in one run.
+//
+// Every implementation serves the same goroutine-per-connection echo server
+// (and a net/http variant) from its own child process, a re-execution of
+// this binary; the parent is the one client that drives every server the
+// same way, with implementations interleaved over several rounds so that
+// drift of a noisy machine hits them alike. Run with -h for the flags.
+package main

@@ -1,0 +1,504 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if name := os.Getenv(envServe); name != "" {
+		os.Exit(serveChild(name, os.Getenv(envMode)))
+	}
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "pollbench: interrupted")
+			os.Exit(130)
+		}
+		fmt.Fprintln(os.Stderr, "pollbench:", err)
+		os.Exit(1)
+	}
+}
+
+var allWorkloads = []string{"rtt", "stream", "churn", "idle", "http"}
+
+// echoWorkloads are those that need nothing but an echo server's address,
+// the only ones -addr can run.
+var echoWorkloads = []string{"rtt", "stream", "churn"}
+
+type config struct {
+	workloads   []string
+	conns       []int // rtt connection counts
+	streamConns []int
+	idleConns   int
+	duration    time.Duration
+	warmup      time.Duration
+	rounds      int
+	pin         bool
+	aa          bool
+	client      string
+	dial        dialFunc
+	addr        string
+	jsonPath    string
+	plotPath    string
+	mode        string // "quick", "default" or "full", for the record
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("pollbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	workloads := fs.String("workloads", strings.Join(allWorkloads, ","), "comma-separated workloads to run: "+strings.Join(allWorkloads, ", "))
+	conns := fs.String("conns", "1,16,256,1000", "comma-separated connection counts for rtt")
+	fs.DurationVar(&cfg.duration, "duration", time.Second, "measured time of each measurement")
+	fs.DurationVar(&cfg.warmup, "warmup", 250*time.Millisecond, "discarded warm-up before each measurement")
+	fs.IntVar(&cfg.rounds, "rounds", 3, "rounds; implementations alternate order each round and medians are reported")
+	fs.IntVar(&cfg.idleConns, "idle", 5000, "connections held open by the idle workload")
+	fs.BoolVar(&cfg.pin, "pin", false, "also measure rtt c=1 with client and server pinned to one CPU")
+	fs.BoolVar(&cfg.aa, "aa", false, "also run a second, identical copy of net (as \"net#2\"): its ratio to net is the noise floor of the ratio column")
+	fs.StringVar(&cfg.client, "client", "net", "library of the parent's goroutine-based client paths (stream, churn, idle); rtt always uses raw epoll")
+	fs.StringVar(&cfg.addr, "addr", "", "HOST:PORT of an already running echo server to measure instead of spawning servers (rtt, stream, churn only)")
+	fs.StringVar(&cfg.jsonPath, "json", "", "write every raw figure of every round to this JSON file")
+	fs.StringVar(&cfg.plotPath, "plot", "", "draw rtt latency percentiles to this .svg, .png or .pdf file")
+	quick := fs.Bool("quick", false, "a few seconds in all: smoke test of every code path, figures not meaningful")
+	full := fs.Bool("full", false, "longer measurements and more rounds")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: pollbench [flags]\n\nCompares echo and http servers built on each registered listener (%s) over loopback.\n\n", implNames())
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+
+	// A preset changes only what the user did not set explicitly.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	preset := func(name string, apply func()) {
+		if !set[name] {
+			apply()
+		}
+	}
+	cfg.mode = "default"
+	cfg.streamConns = []int{1, 16}
+	switch {
+	case *quick && *full:
+		return cfg, errors.New("-quick and -full exclude each other")
+	case *quick:
+		cfg.mode = "quick"
+		preset("conns", func() { *conns = "1,16" })
+		preset("duration", func() { cfg.duration = 100 * time.Millisecond })
+		preset("warmup", func() { cfg.warmup = 25 * time.Millisecond })
+		preset("rounds", func() { cfg.rounds = 1 })
+		preset("idle", func() { cfg.idleConns = 200 })
+		cfg.streamConns = []int{1}
+	case *full:
+		cfg.mode = "full"
+		preset("duration", func() { cfg.duration = 5 * time.Second })
+		preset("warmup", func() { cfg.warmup = time.Second })
+		preset("rounds", func() { cfg.rounds = 5 })
+	}
+
+	var err error
+	if cfg.conns, err = parseConns(*conns); err != nil {
+		return cfg, fmt.Errorf("-conns: %w", err)
+	}
+	for w := range strings.SplitSeq(*workloads, ",") {
+		w = strings.TrimSpace(w)
+		if w == "" {
+			continue
+		}
+		if !slices.Contains(allWorkloads, w) {
+			return cfg, fmt.Errorf("-workloads: unknown workload %q (have %s)", w, strings.Join(allWorkloads, ", "))
+		}
+		if !slices.Contains(cfg.workloads, w) {
+			cfg.workloads = append(cfg.workloads, w)
+		}
+	}
+	if len(cfg.workloads) == 0 {
+		return cfg, errors.New("-workloads: none selected")
+	}
+	if cfg.duration <= 0 || cfg.duration > time.Hour {
+		return cfg, fmt.Errorf("-duration %v out of range", cfg.duration)
+	}
+	if cfg.warmup < 0 || cfg.warmup > time.Hour {
+		return cfg, fmt.Errorf("-warmup %v out of range", cfg.warmup)
+	}
+	if cfg.rounds < 1 || cfg.rounds > 1000 {
+		return cfg, fmt.Errorf("-rounds %d out of range 1..1000", cfg.rounds)
+	}
+	if cfg.idleConns < 1 || cfg.idleConns > 100000 {
+		return cfg, fmt.Errorf("-idle %d out of range 1..100000", cfg.idleConns)
+	}
+	im, ok := findImpl(cfg.client)
+	if !ok {
+		return cfg, fmt.Errorf("-client %q: no such impl (have %s)", cfg.client, implNames())
+	}
+	if im.dial == nil {
+		return cfg, fmt.Errorf("-client %q: impl has no dial function in impls.go", cfg.client)
+	}
+	cfg.dial = im.dial
+	return cfg, nil
+}
+
+func implNames() string {
+	var names []string
+	for _, im := range impls {
+		names = append(names, im.name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// target is one server being compared: a registered impl that pollbench
+// spawns, or with -addr an external server known only by its address.
+type target struct {
+	name string
+	im   *impl
+}
+
+// item is one measurement configuration, run once per target per round.
+type item struct {
+	workload string
+	conns    int
+	pinned   bool
+}
+
+func (it item) label() string {
+	switch it.workload {
+	case "churn":
+		return fmt.Sprintf("churn w=%d", churnWorkers)
+	case "http":
+		return "http c=64"
+	}
+	s := fmt.Sprintf("%s c=%d", it.workload, it.conns)
+	if it.pinned {
+		s += " pin"
+	}
+	return s
+}
+
+// result is one measurement: one item, one target, one round.
+type result struct {
+	Item     string             `json:"item"`
+	Workload string             `json:"workload"`
+	Conns    int                `json:"conns,omitempty"`
+	Pinned   bool               `json:"pinned,omitempty"`
+	Impl     string             `json:"impl"`
+	Round    int                `json:"round"`
+	Order    int                `json:"order"` // position of Impl within this item in this round
+	Start    time.Time          `json:"start"`
+	Seconds  float64            `json:"seconds"` // wall time, child start-up included
+	Figures  map[string]float64 `json:"figures,omitempty"`
+	Note     string             `json:"note,omitempty"`
+	Error    string             `json:"error,omitempty"`
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Children are started with this context: returning for any reason,
+	// an interrupt included, kills whatever is still running.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	raiseNoFile()
+
+	var notes []string
+	var targets []target
+	if cfg.addr != "" {
+		targets = []target{{name: cfg.addr}}
+		var kept []string
+		for _, w := range cfg.workloads {
+			if slices.Contains(echoWorkloads, w) {
+				kept = append(kept, w)
+			} else {
+				notes = append(notes, w+": skipped (-addr gives only an echo server's address)")
+			}
+		}
+		cfg.workloads = kept
+		if cfg.pin {
+			notes = append(notes, "-pin: ignored with -addr (the server is not ours to pin)")
+			cfg.pin = false
+		}
+		if cfg.aa {
+			notes = append(notes, "-aa: ignored with -addr")
+			cfg.aa = false
+		}
+	} else {
+		for i := range impls {
+			targets = append(targets, target{name: impls[i].name, im: &impls[i]})
+		}
+		if cfg.aa {
+			// An A/A comparison: same server, same binary, measured as if
+			// it were another impl. Whatever its ratio to net is, is noise.
+			base, ok := findImpl("net")
+			if !ok {
+				return errors.New("-aa: no impl named net")
+			}
+			targets = append(targets, target{name: "net#2", im: &base})
+		}
+	}
+	pinCPU := -1
+	if cfg.pin {
+		if pinCPU, err = firstCPU(); err != nil {
+			return fmt.Errorf("-pin: %w", err)
+		}
+	}
+
+	var items []item
+	for _, w := range cfg.workloads {
+		switch w {
+		case "rtt":
+			for _, c := range cfg.conns {
+				items = append(items, item{workload: w, conns: c})
+			}
+			if cfg.pin {
+				items = append(items, item{workload: w, conns: 1, pinned: true})
+			}
+		case "stream":
+			for _, c := range cfg.streamConns {
+				items = append(items, item{workload: w, conns: c})
+			}
+		case "churn":
+			items = append(items, item{workload: w})
+		case "idle":
+			items = append(items, item{workload: w, conns: cfg.idleConns})
+		case "http":
+			if _, err := exec.LookPath("wrk"); err != nil {
+				notes = append(notes, "http: skipped (wrk not installed; apt-get install wrk)")
+				continue
+			}
+			items = append(items, item{workload: w})
+		}
+	}
+
+	started := time.Now()
+	prog := &progress{w: stderr, total: cfg.rounds * len(items) * len(targets), start: started}
+	var results []result
+	var failures int
+
+	// Global warm-up: the first server start and the first seconds of load
+	// on an idle VM (page cache, CPU frequency, the host's scheduler) are
+	// slower than everything after; let no measured target pay for it.
+	for _, tg := range targets {
+		if len(items) == 0 {
+			break
+		}
+		prog.show("warm-up " + tg.name)
+		wu := item{workload: "rtt", conns: 16}
+		c := cfg
+		c.warmup, c.duration = 0, max(2*cfg.warmup, 50*time.Millisecond)
+		if _, _, err := measure(ctx, c, wu, tg, -1, stderr); err != nil {
+			if ctx.Err() != nil {
+				prog.clear()
+				return ctx.Err()
+			}
+			notes = append(notes, fmt.Sprintf("warm-up against %s failed: %v", tg.name, err))
+		}
+	}
+
+	for round := range cfg.rounds {
+		// Alternate the order each round so neither impl always runs first
+		// (right after the other's server exits) or always second.
+		order := slices.Clone(targets)
+		if round%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, it := range items {
+			for pos, tg := range order {
+				prog.done++
+				prog.show(fmt.Sprintf("round %d/%d  %s  %s", round+1, cfg.rounds, it.label(), tg.name))
+				cpu := -1
+				if it.pinned {
+					cpu = pinCPU
+				}
+				t0 := time.Now()
+				figs, note, err := measure(ctx, cfg, it, tg, cpu, stderr)
+				if ctx.Err() != nil {
+					prog.clear()
+					return ctx.Err()
+				}
+				r := result{
+					Item: it.label(), Workload: it.workload, Conns: it.conns, Pinned: it.pinned,
+					Impl: tg.name, Round: round, Order: pos, Start: t0,
+					Seconds: time.Since(t0).Seconds(), Figures: figs, Note: note,
+				}
+				if err != nil {
+					failures++
+					r.Error = err.Error()
+					prog.clear()
+					fmt.Fprintf(stderr, "pollbench: %s %s round %d: %v\n", it.label(), tg.name, round+1, err)
+				}
+				results = append(results, r)
+			}
+		}
+	}
+	prog.clear()
+	elapsed := time.Since(started)
+
+	sum := summarize(items, targets, results, cfg.rounds)
+	for _, r := range results {
+		if r.Note != "" {
+			notes = append(notes, fmt.Sprintf("%s %s round %d: %s", r.Item, r.Impl, r.Round+1, r.Note))
+		}
+	}
+	printTable(stdout, cfg, targets, sum, notes, elapsed)
+	if cfg.jsonPath != "" {
+		if err := writeJSON(cfg.jsonPath, cfg, targets, results, sum, notes, started, elapsed); err != nil {
+			return err
+		}
+	}
+	if cfg.plotPath != "" {
+		if err := writePlot(cfg.plotPath, cfg, targets, sum); err != nil {
+			return fmt.Errorf("-plot: %w", err)
+		}
+	}
+	if failures > 0 {
+		return fmt.Errorf("%d of %d measurements failed", failures, len(results))
+	}
+	return nil
+}
+
+// measure runs one item against one target, on a server child of its own
+// so no measurement inherits another's goroutines, heap or socket state.
+func measure(ctx context.Context, cfg config, it item, tg target, cpu int, stderr io.Writer) (map[string]float64, string, error) {
+	addr := cfg.addr
+	pid := 0
+	if tg.im != nil {
+		mode := "echo"
+		if it.workload == "http" {
+			mode = "http"
+		}
+		ch, err := startChild(ctx, *tg.im, mode, cpu, stderr)
+		if err != nil {
+			return nil, "", err
+		}
+		defer ch.stop()
+		addr, pid = ch.addr, ch.pid
+	}
+	figs := map[string]float64{}
+	switch it.workload {
+	case "rtt":
+		// CPU time of the client thread and of the server process over the
+		// window: a client near 100% means the figures are the client's
+		// limit, and server CPU per round trip is a cost figure that noise
+		// from other tenants moves less than latency.
+		var marks []time.Duration
+		var srvMarks []time.Duration
+		mark := func() {
+			marks = append(marks, threadCPU())
+			if pid != 0 {
+				if d, err := processCPU(pid); err == nil {
+					srvMarks = append(srvMarks, d)
+				}
+			}
+		}
+		h, rate, err := runRTT(ctx, addr, it.conns, cfg.warmup, cfg.duration, cpu, mark)
+		if err != nil {
+			return nil, "", err
+		}
+		if len(marks) == 2 {
+			figs["client_cpu_frac"] = (marks[1] - marks[0]).Seconds() / cfg.duration.Seconds()
+		}
+		if len(srvMarks) == 2 && h.TotalCount() > 0 {
+			figs["server_cpu_frac"] = (srvMarks[1] - srvMarks[0]).Seconds() / cfg.duration.Seconds()
+			figs["server_cpu_us_per_rt"] = float64((srvMarks[1] - srvMarks[0]).Microseconds()) / float64(h.TotalCount())
+		}
+		if h.TotalCount() == 0 {
+			return nil, "", errors.New("rtt: no round trip completed in the window")
+		}
+		for _, p := range rttPercentiles {
+			figs[percentileKey(p)] = float64(h.ValueAtQuantile(p)) / 1e3
+		}
+		figs["max_us"] = float64(h.Max()) / 1e3
+		figs["rt_per_s"] = rate
+		figs["samples"] = float64(h.TotalCount())
+	case "stream":
+		mbps, err := runStream(ctx, cfg.dial, addr, it.conns, cfg.warmup, cfg.duration)
+		if err != nil {
+			return nil, "", err
+		}
+		figs["mb_per_s"] = mbps
+	case "churn":
+		rate, failed, first, err := runChurn(ctx, cfg.dial, addr, cfg.warmup, cfg.duration)
+		if err != nil {
+			return nil, "", err
+		}
+		figs["conn_per_s"] = rate
+		figs["failed"] = float64(failed)
+		if failed > 0 {
+			return figs, fmt.Sprintf("%d failed connection attempts, first: %v", failed, first), nil
+		}
+	case "idle":
+		r, err := runIdle(ctx, cfg.dial, addr, pid, it.conns)
+		if err != nil {
+			return nil, "", err
+		}
+		figs["rss_per_conn_bytes"] = r.perConnBytes
+		figs["rss_before_kib"] = float64(r.beforeKiB)
+		figs["rss_after_kib"] = float64(r.afterKiB)
+	case "http":
+		r, err := runWrk(ctx, "http://"+addr+"/", cfg.duration)
+		if err != nil {
+			return nil, "", err
+		}
+		figs["req_per_s"] = r.reqPerSec
+		figs["p50_us"] = r.p50us
+		figs["p99_us"] = r.p99us
+		figs["errors"] = float64(r.errors)
+		if r.errors > 0 {
+			return figs, fmt.Sprintf("wrk counted %d errors", r.errors), nil
+		}
+	default:
+		return nil, "", fmt.Errorf("unknown workload %q", it.workload)
+	}
+	return figs, "", nil
+}
+
+// progress is the one \r-rewritten status line on stderr.
+type progress struct {
+	w     io.Writer
+	total int
+	done  int
+	start time.Time
+	width int
+}
+
+func (p *progress) show(what string) {
+	s := fmt.Sprintf("[%d/%d %3.0fs] %s", p.done, p.total, time.Since(p.start).Seconds(), what)
+	pad := max(p.width-len(s), 0)
+	p.width = len(s)
+	fmt.Fprintf(p.w, "\r%s%s", s, strings.Repeat(" ", pad))
+}
+
+func (p *progress) clear() {
+	if p.width > 0 {
+		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.width))
+		p.width = 0
+	}
+}
+
+// env describes the machine for the report header.
+func env() string {
+	return fmt.Sprintf("%s %s/%s, %d CPUs", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+}

@@ -1,0 +1,113 @@
+package conformance
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/net/nettest"
+)
+
+// TestNettestConn runs golang.org/x/net/nettest.TestConn (basic I/O,
+// ping-pong, racy reads and writes, read/write/past/present/future deadlines,
+// Close with a pending deadline, concurrent methods) over each network, with
+// both ends from the stack and with package net on one end.
+func TestNettestConn(t *testing.T) {
+	for _, st := range stacks {
+		t.Run(st.name, func(t *testing.T) {
+			pairings := []struct {
+				name   string
+				listen listenFunc
+				dial   dialFunc
+			}{
+				{"stack-stack", st.listen, st.dial},
+				{"stack-listener/net-dialer", st.listen, net.Dial},
+				{"net-listener/stack-dialer", net.Listen, st.dial},
+			}
+			for _, network := range testNetworks() {
+				t.Run(network, func(t *testing.T) {
+					for _, p := range pairings {
+						t.Run(p.name, func(t *testing.T) {
+							nettest.TestConn(t, makePipe(p.listen, p.dial, network))
+						})
+					}
+				})
+			}
+		})
+	}
+}
+
+// makePipe builds a nettest.MakePipe: a fresh listener per pipe, the client
+// dialed as c1 and the accepted conn as c2. stop closes all three and removes
+// the unix socket's directory. MakePipe has no *testing.T, so failures are
+// returned as errors (nettest fails the test with them).
+func makePipe(listen listenFunc, dial dialFunc, network string) nettest.MakePipe {
+	return func() (c1, c2 net.Conn, stop func(), err error) {
+		addr := loopbackAddr[network]
+		var dir string
+		if network == "unix" {
+			if dir, err = os.MkdirTemp("", "pn"); err != nil {
+				return nil, nil, nil, err
+			}
+			addr = filepath.Join(dir, "s")
+		}
+		removeDir := func() {
+			if dir != "" {
+				os.RemoveAll(dir)
+			}
+		}
+		ln, err := listen(network, addr)
+		if err != nil {
+			removeDir()
+			return nil, nil, nil, err
+		}
+		accepted := make(chan connResult, 1)
+		go func() {
+			c, err := ln.Accept()
+			accepted <- connResult{c, err}
+		}()
+		dialed := make(chan connResult, 1)
+		go func() {
+			c, err := dial(network, ln.Addr().String())
+			dialed <- connResult{c, err}
+		}()
+		// Both results, each bounded; a conn that arrives is kept for stop.
+		for _, r := range []struct {
+			ch   chan connResult
+			c    *net.Conn
+			what string
+		}{{dialed, &c1, "Dial"}, {accepted, &c2, "Accept"}} {
+			select {
+			case res := <-r.ch:
+				*r.c = res.c
+				if err == nil {
+					err = res.err
+				}
+			case <-time.After(waitBound):
+				if err == nil {
+					err = fmt.Errorf("%s did not return within %v", r.what, waitBound)
+				}
+			}
+			if err != nil {
+				ln.Close() // unblocks Accept
+			}
+		}
+		stop = func() {
+			for _, c := range []net.Conn{c1, c2} {
+				if c != nil {
+					c.Close()
+				}
+			}
+			ln.Close()
+			removeDir()
+		}
+		if err != nil {
+			stop()
+			return nil, nil, nil, err
+		}
+		return c1, c2, stop, nil
+	}
+}
