@@ -4,7 +4,9 @@ package pollrt
 
 import (
 	"os"
+	"runtime"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -188,5 +190,22 @@ func BenchmarkSetDeadline(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		pd.SetDeadline(time.Now().Add(time.Minute), Read)
+	}
+}
+
+// runBlocking is the strategy pollrt does not use, kept for comparison: a
+// goroutine that blocks in epoll_wait, polling once more and yielding
+// before it does so the goroutines it woke can run first. It returns when
+// stop is set (a break makes it look).
+func (p *poller) runBlocking(stop *atomic.Bool) {
+	for !stop.Load() {
+		if p.netpoll(0) > 0 {
+			continue
+		}
+		runtime.Gosched()
+		if p.netpoll(0) > 0 {
+			continue
+		}
+		p.netpoll(-1)
 	}
 }

@@ -124,7 +124,7 @@ func TestSemaphoreConcurrent(t *testing.T) {
 		writes.Wait()
 		// The reader must now read every byte and park. Evict wakes it.
 		deadline := time.Now().Add(20 * time.Second)
-		for !gotAll.Load() || pd.rs.state.Load() != &pd.rs.w {
+		for !gotAll.Load() || !parkedNow(&pd.rs) {
 			select {
 			case err := <-readerDone:
 				t.Fatalf("round %d: reader ended early: %v", r, err)
@@ -144,4 +144,10 @@ func TestSemaphoreConcurrent(t *testing.T) {
 			t.Fatalf("round %d: reader still blocked after Evict", r)
 		}
 	}
+}
+
+// parkedNow reports whether a goroutine is parked on s, either way.
+func parkedNow(s *sema) bool {
+	w := s.state.Load()
+	return w == &s.w || w == &s.l
 }

@@ -73,9 +73,10 @@ func (pd *PollDesc) SetDeadline(t time.Time, mode Mode) {
 	if pd.wd < 0 {
 		ww = pd.ws.unblock(false)
 	}
+	p := pd.p // read under mu: a recycled slot gets a new p
 	pd.mu.Unlock()
-	rw.wake()
-	ww.wake()
+	p.wake(rw, nil)
+	p.wake(ww, nil)
 }
 
 func (pd *PollDesc) readDeadline()  { pd.deadlineFired(Read) }
@@ -105,9 +106,10 @@ func (pd *PollDesc) deadlineFired(mode Mode) {
 	*d = -1
 	pd.publishInfo()
 	w := s.unblock(false)
+	p := pd.p
 	pd.mu.Unlock()
 	timeoutsFired.Add(1)
-	w.wake()
+	p.wake(w, nil)
 }
 
 // stopTimers stops both deadline timers. Call with pd.mu held.

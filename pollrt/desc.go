@@ -19,18 +19,22 @@ const (
 
 var errBadMode = errors.New("pollrt: wait mode must be Read or Write")
 
-// waiter is a goroutine parked on a semaphore. It blocks receiving from ch
-// and is woken by exactly one send, made by whoever swapped it out of the
-// semaphore. Each direction embeds its only waiter (the caller serialises
-// waits per direction), so parking and waking allocate nothing; ch has room
-// for one value so the waker never blocks.
-type waiter struct{ ch chan struct{} }
-
-// wake signals w; nil is a no-op so callers can wake whatever unblock returned.
-func (w *waiter) wake() {
-	if w != nil {
-		w.ch <- struct{}{}
-	}
+// waiter is a goroutine parked on a semaphore, in one of two ways:
+//
+//   - on its channel: it blocks receiving from ch and is woken by exactly one
+//     send, made by whoever swapped it out of the semaphore (ch has room for
+//     one value, so the waker never blocks);
+//   - as the leader (lead is true): it polls the epoll set itself, parked in
+//     the Go runtime's poller on the epoll fd, and is woken by its own
+//     events, or by whoever swapped it out setting signal and breaking the
+//     poll (see poller).
+//
+// Each direction embeds one waiter of each kind (the caller serialises
+// waits per direction), so parking and waking allocate nothing.
+type waiter struct {
+	ch     chan struct{}
+	lead   bool
+	signal atomic.Bool
 }
 
 // Sentinel states of a semaphore. pdNil is the nil pointer.
@@ -46,15 +50,16 @@ var (
 //	pdReady      an I/O readiness notification is pending
 //	pdWait       a goroutine is about to park (it has not committed yet)
 //	&s.w         a goroutine is parked on s.w.ch
+//	&s.l         a goroutine is parked polling, as the poller's leader
 //
 // Every transition is a compare-and-swap:
 //
-//	state   | block (begin)       | block (commit) | unblock, I/O ready     | unblock, timeout/close
-//	--------+---------------------+----------------+------------------------+------------------------
-//	pdNil   | -> pdWait           |                | -> pdReady             | pdNil (no change)
-//	pdReady | -> pdNil, ready     |                | pdReady (no change)    | pdReady (no change)
-//	pdWait  | concurrent wait:bug | -> &s.w, park  | -> pdReady, no signal  | -> pdNil, no signal
-//	&s.w    | concurrent wait:bug |                | -> pdReady, signal s.w | -> pdNil, signal s.w
+//	state      | block (begin)       | block (commit)     | unblock, I/O ready     | unblock, timeout/close
+//	-----------+---------------------+--------------------+------------------------+------------------------
+//	pdNil      | -> pdWait           |                    | -> pdReady             | pdNil (no change)
+//	pdReady    | -> pdNil, ready     |                    | pdReady (no change)    | pdReady (no change)
+//	pdWait     | concurrent wait:bug | -> &s.w or &s.l    | -> pdReady, no signal  | -> pdNil, no signal
+//	&s.w, &s.l | concurrent wait:bug |                    | -> pdReady, signal     | -> pdNil, signal
 //
 //	prepare (Prepare): any state but a parked waiter -> pdNil.
 //
@@ -63,11 +68,12 @@ var (
 // then unblock; the commit CAS fails if an unblock got in between, and the
 // waiter then does not park. After waking, or after a failed commit, the
 // waiter swaps the state to pdNil and reports readiness iff it found pdReady,
-// so no readiness notification is lost. The unblocker that swaps &s.w out is
-// the only one that signals it, exactly once.
+// so no readiness notification is lost. The unblocker that swaps a waiter
+// out is the only one that signals it, exactly once (poller.wake).
 type sema struct {
 	state atomic.Pointer[waiter]
-	w     waiter
+	w     waiter // parks on its channel
+	l     waiter // parks polling, as the leader
 }
 
 // unblock moves the semaphore to pdReady (ioready) or pdNil and returns the
@@ -131,6 +137,8 @@ func newPollDesc(slot uint32) *PollDesc {
 	pd := &PollDesc{slot: slot}
 	pd.rs.w.ch = make(chan struct{}, 1)
 	pd.ws.w.ch = make(chan struct{}, 1)
+	pd.rs.l.lead = true
+	pd.ws.l.lead = true
 	return pd
 }
 
@@ -277,14 +285,33 @@ func (pd *PollDesc) Wait(mode Mode) error {
 }
 
 // block is the runtime's netpollblock: it reports whether I/O is ready, or
-// false after a timeout or close (see the table at sema).
+// false after a timeout or close (see the table at sema). If nobody is
+// polling the epoll set, the goroutine parks as the leader and polls it
+// itself; otherwise it parks on its channel and the leader, or the poller
+// goroutine, wakes it.
 func (pd *PollDesc) block(mode Mode) bool {
 	s := pd.sema(mode)
 	if s.begin() {
 		return true
 	}
-	if pd.checkerr(mode) == pollNoError && s.commit() {
-		<-s.w.ch
+	if pd.checkerr(mode) != pollNoError {
+		return s.finish()
+	}
+	p := pd.p
+	if p.lead.CompareAndSwap(leadNone, leadWaiter) {
+		s.l.signal.Store(false)
+		if s.state.CompareAndSwap(pdWait, &s.l) {
+			p.pollAsLeader(&s.l)
+		}
+		p.stepDown()
+		return s.finish()
+	}
+	p.parked.Add(1)
+	p.ensurePolling()
+	if s.commit() {
+		<-s.w.ch // the waker counted us out of parked
+	} else {
+		p.parked.Add(-1)
 	}
 	return s.finish()
 }
@@ -303,6 +330,12 @@ func (s *sema) begin() bool {
 			panic("pollrt: two goroutines wait on one direction of a PollDesc")
 		}
 	}
+}
+
+// waiting reports whether a goroutine is between begin and finish.
+func (s *sema) waiting() bool {
+	w := s.state.Load()
+	return w == pdWait || w == &s.w || w == &s.l
 }
 
 // commit parks the announced waiter (pdWait -> &s.w); it fails if an
@@ -328,9 +361,10 @@ func (pd *PollDesc) Evict() {
 	rw := pd.rs.unblock(false)
 	ww := pd.ws.unblock(false)
 	pd.stopTimers()
+	p := pd.p
 	pd.mu.Unlock()
-	rw.wake()
-	ww.wake()
+	p.wake(rw, nil)
+	p.wake(ww, nil)
 }
 
 // Close evicts pd if that was not done, deregisters the fd from the poller
@@ -344,11 +378,8 @@ func (pd *PollDesc) Close() {
 		pd.mu.Unlock()
 		return
 	}
-	if w := pd.rs.state.Load(); w == &pd.rs.w || w == pdWait {
-		panic("pollrt: Close with a goroutine waiting to read")
-	}
-	if w := pd.ws.state.Load(); w == &pd.ws.w || w == pdWait {
-		panic("pollrt: Close with a goroutine waiting to write")
+	if pd.rs.waiting() || pd.ws.waiting() {
+		panic("pollrt: Close with a goroutine still in Wait")
 	}
 	pd.open = false
 	pd.fdseq.Add(1) // from here on, events still in flight for fd are stale

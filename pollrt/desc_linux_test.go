@@ -37,7 +37,7 @@ func waitParked(t testing.TB, pd *PollDesc, mode Mode) {
 	t.Helper()
 	s := pd.sema(mode)
 	deadline := time.Now().Add(10 * time.Second)
-	for s.state.Load() != &s.w {
+	for !parkedNow(s) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no goroutine parked for %c", mode)
 		}
@@ -267,11 +267,12 @@ func TestStaleEventAfterReuse(t *testing.T) {
 	waitParked(t, pd, Read)
 
 	var before, after Stats
+	parked := pd.rs.state.Load()
 	ReadStats(&before)
-	pd.p.netpollready(slot, seq, ReadWrite, false) // an event read before the close
+	pd.p.netpollready(slot, seq, ReadWrite, false, nil) // an event read before the close
 	ReadStats(&after)
 	require.Equal(t, before.Stale+1, after.Stale)
-	require.Same(t, &pd.rs.w, pd.rs.state.Load(), "stale event woke the new owner")
+	require.Same(t, parked, pd.rs.state.Load(), "stale event woke the new owner")
 
 	_, err = unix.Write(b, []byte("x"))
 	require.NoError(t, err)

@@ -4,8 +4,8 @@ package pollrt
 
 import (
 	"os"
-	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -15,24 +15,29 @@ import (
 // breakTag is the event data of the break descriptor; no slot has it.
 const breakTag = ^uint64(0)
 
-// poller is one epoll set and the goroutine that waits on it.
+// poller is one epoll set and the goroutines that poll it.
 //
-// Strategy: the poller goroutine does not block in epoll_wait. The epoll fd
-// is itself pollable, so it is handed to the Go runtime (os.NewFile on the
-// non-blocking epoll fd) and the goroutine parks in the runtime's poller
-// through SyscallConn().Read, holding no OS thread and no P. When the
-// runtime reports the epoll fd readable, the goroutine drains it with
-// non-blocking epoll_wait calls, wakes the waiters, and parks again. A
-// goroutine blocked in epoll_wait would hold its P's runnext slot with the
-// waiters it just woke stranded behind it (DESIGN.md, "scheduler"); this way
-// they run as soon as the poller parks, the way the runtime's own wakeups do.
+// Strategy: nobody blocks in epoll_wait. The epoll fd is itself pollable, so
+// it is handed to the Go runtime (os.NewFile on the non-blocking epoll fd)
+// and whoever polls parks in the runtime's poller through
+// SyscallConn().Read, holding no OS thread and no P, and drains the set with
+// zero-timeout epoll_wait calls when the runtime reports it readable. Who
+// polls is decided per wait (see leadership): the goroutine about to park,
+// when nobody else polls, so the runtime wakes it directly for its own
+// events; the poller goroutine while other waiters are parked on channels.
+// A goroutine blocked in epoll_wait would instead hold a thread in a
+// syscall with the waiters it woke queued behind it (DESIGN.md,
+// "scheduler"), and every wakeup would cost a goroutine hop.
 type poller struct {
 	epfd    int
-	breakfd int           // eventfd for netpollBreak
-	wakeSig atomic.Uint32 // 1 while a break is pending: coalesces breaks
-	events  []unix.EpollEvent
+	breakfd int               // eventfd for netpollBreak
+	wakeSig atomic.Uint32     // 1 while a break is pending: coalesces breaks
+	events  []unix.EpollEvent // used by the one goroutine polling
 	stats   pollerStats
-	file    *os.File // epfd as the runtime sees it; kept so it is never finalised
+	leadership
+	file   *os.File        // epfd as the runtime sees it; kept so it is never finalised
+	rc     syscall.RawConn // file's RawConn: waiting on it parks in the runtime's poller
+	leadFn func(uintptr) bool
 }
 
 // newPoller is netpollinit: an epoll set with a break descriptor in it, both
@@ -54,7 +59,42 @@ func newPoller() (*poller, error) {
 		unix.Close(epfd)
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
-	return &poller{epfd: epfd, breakfd: bfd, events: make([]unix.EpollEvent, 128)}, nil
+	p := &poller{epfd: epfd, breakfd: bfd, events: make([]unix.EpollEvent, 128)}
+	p.kick = make(chan struct{}, 1)
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(bfd)
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	p.file = os.NewFile(uintptr(epfd), "pollrt-epoll")
+	if p.rc, err = p.file.SyscallConn(); err != nil {
+		p.file.Close()
+		unix.Close(bfd)
+		return nil, err
+	}
+	p.leadFn = p.pollOnce
+	return p, nil
+}
+
+// pollOnce is the callback of the runtime poller's wait on the epoll fd: it
+// drains the set and reports whether the current leader is done polling (a
+// waiter, once its own wait ended; the poller goroutine, once no waiter is
+// parked on a channel).
+func (p *poller) pollOnce(uintptr) bool {
+	self := p.leader
+	for p.pollEvents(0, self) == len(p.events) {
+	}
+	if self == nil {
+		return p.parked.Load() == 0
+	}
+	return self.signal.Load()
+}
+
+// pollAsLeader polls, parked in the runtime's poller, until self is
+// signalled. The caller holds the lead.
+func (p *poller) pollAsLeader(self *waiter) {
+	p.leader = self
+	p.rc.Read(p.leadFn)
 }
 
 func setTag(ev *unix.EpollEvent, tag uint64) {
@@ -113,7 +153,10 @@ func (p *poller) netpollBreak() {
 // netpoll waits for events and delivers them: delay < 0 blocks until there
 // is one (or a break), 0 only polls, > 0 blocks at most delay. It returns the
 // number of events epoll_wait reported, len(p.events) meaning "maybe more".
-func (p *poller) netpoll(delay time.Duration) int {
+func (p *poller) netpoll(delay time.Duration) int { return p.pollEvents(delay, nil) }
+
+// pollEvents is netpoll for the leader self (nil: not a waiter).
+func (p *poller) pollEvents(delay time.Duration, self *waiter) int {
 	var n int
 	var errno unix.Errno
 	if delay == 0 {
@@ -139,8 +182,14 @@ func (p *poller) netpoll(delay time.Duration) int {
 		// valid epoll fd and buffer.
 		return 0
 	}
-	for i := range p.events[:n] {
-		ev := &p.events[i]
+	p.deliver(p.events[:n], self)
+	return n
+}
+
+// deliver hands the events epoll_wait reported to their descriptors.
+func (p *poller) deliver(events []unix.EpollEvent, self *waiter) {
+	for i := range events {
+		ev := &events[i]
 		tag := tagOf(ev)
 		if tag == breakTag {
 			var buf [8]byte
@@ -156,44 +205,22 @@ func (p *poller) netpoll(delay time.Duration) int {
 			mode += Write
 		}
 		if mode != 0 {
-			p.netpollready(uint32(tag), uint32(tag>>32), mode, ev.Events == unix.EPOLLERR)
+			p.netpollready(uint32(tag), uint32(tag>>32), mode, ev.Events == unix.EPOLLERR, self)
 		}
 	}
-	return n
 }
 
-// run is the poller goroutine: it parks in the runtime's poller until the
-// epoll set has events, then drains it without blocking.
+// run is the poller goroutine: it polls while it holds the lead, which
+// ensurePolling gives it.
 func (p *poller) run() {
-	if err := unix.SetNonblock(p.epfd, true); err == nil {
-		p.file = os.NewFile(uintptr(p.epfd), "pollrt-epoll")
-		if rc, err := p.file.SyscallConn(); err == nil {
-			drain := func(uintptr) bool {
-				for p.netpoll(0) == len(p.events) {
-				}
-				return false
-			}
-			for rc.Read(drain) == nil {
+	for range p.kick {
+		for {
+			p.leader = nil
+			p.rc.Read(p.leadFn)
+			p.lead.Store(leadNone)
+			if p.parked.Load() == 0 || !p.lead.CompareAndSwap(leadNone, leadPoller) {
+				break
 			}
 		}
-	}
-	// The runtime would not poll the epoll fd (never seen on Linux): fall
-	// back to blocking in epoll_wait.
-	p.runBlocking(nil)
-}
-
-// runBlocking blocks in epoll_wait, polling once more and yielding before it
-// does so the goroutines it woke can run first. It returns when stop is
-// set (a break makes it look).
-func (p *poller) runBlocking(stop *atomic.Bool) {
-	for stop == nil || !stop.Load() {
-		if p.netpoll(0) > 0 {
-			continue
-		}
-		runtime.Gosched()
-		if p.netpoll(0) > 0 {
-			continue
-		}
-		p.netpoll(-1)
 	}
 }

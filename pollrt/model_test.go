@@ -41,7 +41,8 @@ type semModel struct {
 	phase   phase
 	expired bool
 	closed  bool
-	signals int // sends on the waiter's channel not yet received
+	signals int  // signals to the waiter not yet taken
+	leading bool // the waiter parks as the leader (&s.l), not on its channel
 }
 
 func (m *semModel) errCode() int {
@@ -83,7 +84,8 @@ type semHarness struct {
 	s  *sema
 	m  semModel
 
-	waits, readies, timeouts, closings int // outcomes of completed Waits
+	waits, readies, timeouts, closings int  // outcomes of completed Waits
+	leadNext                           bool // the next wait parks as leader
 }
 
 func newSemHarness(t testing.TB) *semHarness {
@@ -101,6 +103,14 @@ func (h *semHarness) real() mstate {
 	case pdWait:
 		return mWait
 	case &h.s.w:
+		if h.m.leading {
+			h.t.Fatalf("channel waiter parked, model has a leader")
+		}
+		return mParked
+	case &h.s.l:
+		if !h.m.leading {
+			h.t.Fatalf("leader parked, model has a channel waiter")
+		}
 		return mParked
 	}
 	h.t.Fatalf("semaphore holds an unknown waiter")
@@ -149,9 +159,16 @@ func (h *semHarness) step() string {
 			return "begin: consumed pdReady"
 		}
 		h.m.state, h.m.phase = mWait, announced
+		h.m.leading = h.leadNext
+		h.leadNext = !h.leadNext
 		return "begin: announced"
 	case announced:
-		ok := h.pd.checkerr(Read) == pollNoError && h.s.commit()
+		target := &h.s.w
+		if h.m.leading {
+			target = &h.s.l
+			h.s.l.signal.Store(false)
+		}
+		ok := h.pd.checkerr(Read) == pollNoError && h.s.state.CompareAndSwap(pdWait, target)
 		want := h.m.errCode() == pollNoError && h.m.state == mWait
 		if ok != want {
 			h.t.Fatalf("commit parked=%v, model %v", ok, want)
@@ -164,10 +181,16 @@ func (h *semHarness) step() string {
 		return "commit: did not park"
 	case failed, woken:
 		if h.m.phase == woken {
-			select {
-			case <-h.s.w.ch:
-			default:
-				h.t.Fatalf("woken waiter has no signal")
+			if h.m.leading {
+				if !h.s.l.signal.Swap(false) {
+					h.t.Fatalf("woken leader has no signal")
+				}
+			} else {
+				select {
+				case <-h.s.w.ch:
+				default:
+					h.t.Fatalf("woken waiter has no signal")
+				}
 			}
 			h.m.signals--
 		}
@@ -235,7 +258,11 @@ func (h *semHarness) check(trace []string) {
 	if got := h.real(); got != h.m.state {
 		h.t.Fatalf("state %v, model %v after\n%v", got, h.m.state, trace)
 	}
-	if got := len(h.s.w.ch); got != h.m.signals || got > 1 {
+	got := len(h.s.w.ch)
+	if h.s.l.signal.Load() {
+		got++
+	}
+	if got != h.m.signals || got > 1 {
 		h.t.Fatalf("%d signals pending, model %d after\n%v", got, h.m.signals, trace)
 	}
 	if got := h.pd.checkerr(Read); got != h.m.errCode() {
@@ -311,4 +338,4 @@ func FuzzSemaphore(f *testing.F) {
 
 // slotReady delivers a read-readiness event straight to pd, as the poller
 // does for an event whose tag is current.
-func (pd *PollDesc) slotReady() { pd.rs.unblock(true).wake() }
+func (pd *PollDesc) slotReady() { pd.p.wake(pd.rs.unblock(true), nil) }

@@ -5,7 +5,10 @@ package pollrt
 import "time"
 
 // poller is a stub where pollrt has no backend: Open reports ErrNotSupported.
-type poller struct{ stats pollerStats }
+type poller struct {
+	stats pollerStats
+	leadership
+}
 
 func newPoller() (*poller, error)                            { return nil, ErrNotSupported }
 func (p *poller) run()                                       {}
@@ -14,3 +17,4 @@ func (p *poller) netpollclose(fd int) error                  { return ErrNotSupp
 func (p *poller) netpollIsPollDescriptor(fd int) bool        { return false }
 func (p *poller) netpollBreak()                              {}
 func (p *poller) netpoll(delay time.Duration) int            { return 0 }
+func (p *poller) assist()                                    {}

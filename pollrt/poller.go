@@ -5,10 +5,11 @@ import (
 	"sync/atomic"
 )
 
-// pollerStats are written only by the goroutine running the poller (and
-// Breaks by netpollBreak), so counting costs an uncontended atomic add.
+// pollerStats are written by whoever polls (one goroutine at a time), by
+// netpollBreak and by lead hand-offs, so counting costs an atomic add off
+// the waiters' path.
 type pollerStats struct {
-	polls, events, stale, wakeups, breaks atomic.Uint64
+	polls, events, stale, wakeups, breaks, handoffs atomic.Uint64
 }
 
 func (ps *pollerStats) addTo(s *Stats) {
@@ -17,6 +18,68 @@ func (ps *pollerStats) addTo(s *Stats) {
 	s.Stale += ps.stale.Load()
 	s.Wakeups += ps.wakeups.Load()
 	s.Breaks += ps.breaks.Load()
+	s.Handoffs += ps.handoffs.Load()
+}
+
+// Who polls the epoll set (poller.lead). Polling means being parked in the
+// Go runtime's poller on the epoll fd and delivering its events on wakeup.
+//
+// A goroutine about to park in Wait takes the lead if nobody has it and
+// polls until its own wait ends: the runtime then wakes it directly for its
+// own events, with no goroutine in between, as package net's waiters are.
+// Otherwise it parks on its channel, counted in parked. Channel-parked
+// waiters need someone polling: a leader that steps down while parked > 0
+// hands the lead to the poller goroutine, which keeps it until parked drops
+// to 0 (ensurePolling).
+const (
+	leadNone   int32 = iota // nobody polls; the next goroutine to park leads
+	leadWaiter              // a waiting goroutine polls as leader
+	leadPoller              // the poller goroutine polls for channel-parked waiters
+)
+
+// leadership is the poller's lead state, shared by every backend.
+type leadership struct {
+	lead   atomic.Int32
+	parked atomic.Int32  // waiters parked on their channels and not yet woken
+	kick   chan struct{} // hands the lead to the poller goroutine
+	leader *waiter       // the waiter polling; nil when the poller goroutine does
+}
+
+// wake signals the waiter an unblock swapped out of a semaphore. self is
+// the leader delivering events, if the caller is one: waking itself needs
+// no break.
+func (p *poller) wake(w, self *waiter) {
+	switch {
+	case w == nil:
+	case w.lead:
+		w.signal.Store(true)
+		if w != self && p != nil {
+			p.netpollBreak() // the leader is parked in the runtime's poller
+		}
+	default:
+		if p != nil {
+			p.parked.Add(-1)
+		}
+		w.ch <- struct{}{}
+	}
+}
+
+// stepDown ends a waiter's turn as leader.
+func (p *poller) stepDown() {
+	p.lead.Store(leadNone)
+	p.ensurePolling()
+}
+
+// ensurePolling hands the lead to the poller goroutine when waiters are
+// parked on channels and nobody polls. A waiter about to park adds itself to
+// parked before calling it; a leader clears lead before calling it; so
+// whichever of the two runs second sees the other's write, and a parked
+// waiter is never left without a poller.
+func (p *poller) ensurePolling() {
+	if p.parked.Load() > 0 && p.lead.Load() == leadNone && p.lead.CompareAndSwap(leadNone, leadPoller) {
+		p.stats.handoffs.Add(1)
+		p.kick <- struct{}{}
+	}
 }
 
 var (
@@ -41,9 +104,9 @@ func defaultPoller() (*poller, error) {
 
 // netpollready delivers one event for the descriptor in slot tagged seq
 // (the runtime's netpollready): it sets the semaphores of the directions in
-// mode to pdReady and wakes their waiters. It reports whether the event was
-// stale (its fd closed since) and dropped.
-func (p *poller) netpollready(slot, seq uint32, mode Mode, errOnly bool) {
+// mode to pdReady and wakes their waiters. An event whose fd was closed
+// since (stale seq) is dropped.
+func (p *poller) netpollready(slot, seq uint32, mode Mode, errOnly bool, self *waiter) {
 	pd := slots.lookup(slot, seq)
 	if pd == nil {
 		p.stats.stale.Add(1)
@@ -60,10 +123,10 @@ func (p *poller) netpollready(slot, seq uint32, mode Mode, errOnly bool) {
 	}
 	if rw != nil {
 		p.stats.wakeups.Add(1)
-		rw.wake()
+		p.wake(rw, self)
 	}
 	if ww != nil {
 		p.stats.wakeups.Add(1)
-		ww.wake()
+		p.wake(ww, self)
 	}
 }

@@ -13,6 +13,7 @@ type Stats struct {
 	Wakeups  uint64 // parked goroutines woken by readiness
 	Timeouts uint64 // deadlines expired by their timer
 	Breaks   uint64 // netpollBreak calls that wrote to the break descriptor
+	Handoffs uint64 // times the poller goroutine took the lead for channel-parked waiters
 }
 
 // ReadStats fills s with the current counters. It allocates nothing; the
