@@ -150,4 +150,3 @@ func BenchmarkAcceptDial(b *testing.B) {
 		})
 	}
 }
-
