@@ -2,7 +2,6 @@ package pollrt
 
 import (
 	"math"
-	"sync/atomic"
 	"time"
 )
 
@@ -12,8 +11,6 @@ var epoch = time.Now()
 // nanotime is the clock deadlines are kept in. It starts at 1 so that a
 // deadline is never 0 (which means "none").
 func nanotime() int64 { return int64(time.Since(epoch)) + 1 }
-
-var timeoutsFired atomic.Uint64
 
 // SetDeadline sets the deadline of mode (Read, Write or ReadWrite) to t.
 // A zero t clears it. A t in the past expires it at once: the waiter of that
@@ -75,6 +72,7 @@ func (pd *PollDesc) SetDeadline(t time.Time, mode Mode) {
 	}
 	p := pd.p // read under mu: a recycled slot gets a new p
 	pd.mu.Unlock()
+	countWake(&rtStats.wakeTimeout, rw, ww)
 	p.wake(rw, nil)
 	p.wake(ww, nil)
 }
@@ -108,7 +106,8 @@ func (pd *PollDesc) deadlineFired(mode Mode) {
 	w := s.unblock(false)
 	p := pd.p
 	pd.mu.Unlock()
-	timeoutsFired.Add(1)
+	rtStats.timeouts.Add(1)
+	countWake(&rtStats.wakeTimeout, w)
 	p.wake(w, nil)
 }
 

@@ -32,9 +32,10 @@ var errBadMode = errors.New("pollrt: wait mode must be Read or Write")
 // Each direction embeds one waiter of each kind (the caller serialises
 // waits per direction), so parking and waking allocate nothing.
 type waiter struct {
-	ch     chan struct{}
-	lead   bool
-	signal atomic.Bool
+	ch      chan struct{}
+	lead    bool
+	signal  atomic.Bool
+	readyAt atomic.Int64 // nanotime of the wake, for Stats.WakeLatency
 }
 
 // Sentinel states of a semaphore. pdNil is the nil pointer.
@@ -105,6 +106,9 @@ const (
 	infoReadExpired
 	infoWriteExpired
 	infoEventErr
+	infoHangup         // the peer hung up (EPOLLRDHUP or EPOLLHUP seen)
+	infoReadInterrupt  // Interrupt(Read) is pending for WaitOnce
+	infoWriteInterrupt // Interrupt(Write) is pending for WaitOnce
 )
 
 // PollDesc is a poll descriptor: one open file descriptor registered with the
@@ -131,6 +135,11 @@ type PollDesc struct {
 	rseq, wseq   uint32 // bumped on every deadline change, Evict and reuse
 	rtseq, wtseq uint32 // the seq each timer was armed with
 	rt, wt       *time.Timer
+	hangup       bool          // peer hung up; see hangup.go
+	done         chan struct{} // made by Done, closed on hangup or Evict
+	doneClosed   bool
+	doneWatched  bool // done is open and counted in the poller's watchers
+	rintr, wintr bool // Interrupt pending, per direction
 }
 
 func newPollDesc(slot uint32) *PollDesc {
@@ -165,6 +174,8 @@ func openOn(p *poller, fd int) (*PollDesc, error) {
 	pd.fd, pd.p = fd, p
 	pd.open, pd.closing = true, false
 	pd.rd, pd.wd = 0, 0
+	pd.hangup, pd.done, pd.doneClosed, pd.doneWatched = false, nil, false, false
+	pd.rintr, pd.wintr = false, false
 	pd.rseq++
 	pd.wseq++
 	pd.info.Store(0)
@@ -216,6 +227,15 @@ func (pd *PollDesc) publishInfo() {
 	}
 	if pd.wd < 0 {
 		bits |= infoWriteExpired
+	}
+	if pd.hangup {
+		bits |= infoHangup
+	}
+	if pd.rintr {
+		bits |= infoReadInterrupt
+	}
+	if pd.wintr {
+		bits |= infoWriteInterrupt
 	}
 	for {
 		old := pd.info.Load()
@@ -274,7 +294,7 @@ func (pd *PollDesc) Wait(mode Mode) error {
 	if code := pd.checkerr(mode); code != pollNoError {
 		return errorOf(code)
 	}
-	for !pd.block(mode) {
+	for !pd.block(mode, false) {
 		if code := pd.checkerr(mode); code != pollNoError {
 			return errorOf(code)
 		}
@@ -284,24 +304,93 @@ func (pd *PollDesc) Wait(mode Mode) error {
 	return nil
 }
 
+// WaitOnce is Wait that also returns nil, without readiness, when Interrupt
+// is called for mode before or during the wait, and after any wakeup; the
+// caller rechecks what it waits for. It clears the pending Interrupt.
+func (pd *PollDesc) WaitOnce(mode Mode) error {
+	if mode != Read && mode != Write {
+		return errBadMode
+	}
+	if code := pd.checkerr(mode); code != pollNoError {
+		return errorOf(code)
+	}
+	if !pd.block(mode, true) {
+		if code := pd.checkerr(mode); code != pollNoError {
+			return errorOf(code)
+		}
+	}
+	pd.setInterrupt(mode, false)
+	return nil
+}
+
+// Interrupt makes the current or next WaitOnce in mode return, as a
+// context's cancellation needs. It does not affect Wait.
+func (pd *PollDesc) Interrupt(mode Mode) {
+	pd.setInterrupt(mode, true)
+}
+
+// ClearInterrupt withdraws an Interrupt that no WaitOnce consumed.
+func (pd *PollDesc) ClearInterrupt(mode Mode) {
+	pd.setInterrupt(mode, false)
+}
+
+func (pd *PollDesc) setInterrupt(mode Mode, on bool) {
+	pd.mu.Lock()
+	var w *waiter
+	if mode == Read {
+		pd.rintr = on
+	} else {
+		pd.wintr = on
+	}
+	pd.publishInfo()
+	if on {
+		w = pd.sema(mode).unblock(false)
+	}
+	p := pd.p
+	pd.mu.Unlock()
+	countWake(&rtStats.wakeInterrupt, w, nil)
+	p.wake(w, nil)
+}
+
+// countWake counts the waiters among ws (nil ones are not waiters) in c.
+func countWake(c *atomic.Uint64, ws ...*waiter) {
+	for _, w := range ws {
+		if w != nil {
+			c.Add(1)
+		}
+	}
+}
+
+// interrupted reports whether an Interrupt is pending for mode.
+func (pd *PollDesc) interrupted(mode Mode) bool {
+	bit := infoReadInterrupt
+	if mode == Write {
+		bit = infoWriteInterrupt
+	}
+	return pd.info.Load()&bit != 0
+}
+
 // block is the runtime's netpollblock: it reports whether I/O is ready, or
-// false after a timeout or close (see the table at sema). If nobody is
+// false after a timeout, close or (if interruptible) Interrupt; see the
+// table at sema. If nobody is
 // polling the epoll set, the goroutine parks as the leader and polls it
 // itself; otherwise it parks on its channel and the leader, or the poller
 // goroutine, wakes it.
-func (pd *PollDesc) block(mode Mode) bool {
+func (pd *PollDesc) block(mode Mode, interruptible bool) bool {
 	s := pd.sema(mode)
 	if s.begin() {
 		return true
 	}
-	if pd.checkerr(mode) != pollNoError {
+	if pd.checkerr(mode) != pollNoError || (interruptible && pd.interrupted(mode)) {
 		return s.finish()
 	}
 	p := pd.p
 	if p.lead.CompareAndSwap(leadNone, leadWaiter) {
 		s.l.signal.Store(false)
 		if s.state.CompareAndSwap(pdWait, &s.l) {
+			rtStats.waits.Add(1)
 			p.pollAsLeader(&s.l)
+			s.l.woke()
 		}
 		p.stepDown()
 		return s.finish()
@@ -309,7 +398,9 @@ func (pd *PollDesc) block(mode Mode) bool {
 	p.parked.Add(1)
 	p.ensurePolling()
 	if s.commit() {
+		rtStats.waits.Add(1)
 		<-s.w.ch // the waker counted us out of parked
+		s.w.woke()
 	} else {
 		p.parked.Add(-1)
 	}
@@ -358,11 +449,13 @@ func (pd *PollDesc) Evict() {
 	pd.rseq++
 	pd.wseq++
 	pd.publishInfo()
+	pd.closeDone()
 	rw := pd.rs.unblock(false)
 	ww := pd.ws.unblock(false)
 	pd.stopTimers()
 	p := pd.p
 	pd.mu.Unlock()
+	countWake(&rtStats.wakeClose, rw, ww)
 	p.wake(rw, nil)
 	p.wake(ww, nil)
 }

@@ -269,7 +269,7 @@ func TestStaleEventAfterReuse(t *testing.T) {
 	var before, after Stats
 	parked := pd.rs.state.Load()
 	ReadStats(&before)
-	pd.p.netpollready(slot, seq, ReadWrite, false, nil) // an event read before the close
+	pd.p.netpollready(slot, seq, ReadWrite, false, false, nil) // an event read before the close
 	ReadStats(&after)
 	require.Equal(t, before.Stale+1, after.Stale)
 	require.Same(t, parked, pd.rs.state.Load(), "stale event woke the new owner")

@@ -85,7 +85,7 @@ func (p *poller) pollOnce(uintptr) bool {
 	for p.pollEvents(0, self) == len(p.events) {
 	}
 	if self == nil {
-		return p.parked.Load() == 0
+		return !p.needed()
 	}
 	return self.signal.Load()
 }
@@ -205,8 +205,20 @@ func (p *poller) deliver(events []unix.EpollEvent, self *waiter) {
 			mode += Write
 		}
 		if mode != 0 {
-			p.netpollready(uint32(tag), uint32(tag>>32), mode, ev.Events == unix.EPOLLERR, self)
+			p.netpollready(uint32(tag), uint32(tag>>32), mode, ev.Events == unix.EPOLLERR,
+				ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0, self)
 		}
+	}
+}
+
+// pollNow delivers what is ready without blocking, for callers that need
+// the event state current while nobody polls.
+func (p *poller) pollNow() {
+	var events [32]unix.EpollEvent
+	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
+		uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e == 0 && r > 0 {
+		p.deliver(events[:r], nil)
 	}
 }
 
@@ -218,7 +230,7 @@ func (p *poller) run() {
 			p.leader = nil
 			p.rc.Read(p.leadFn)
 			p.lead.Store(leadNone)
-			if p.parked.Load() == 0 || !p.lead.CompareAndSwap(leadNone, leadPoller) {
+			if !p.needed() || !p.lead.CompareAndSwap(leadNone, leadPoller) {
 				break
 			}
 		}

@@ -16,7 +16,7 @@ func (ps *pollerStats) addTo(s *Stats) {
 	s.Polls += ps.polls.Load()
 	s.Events += ps.events.Load()
 	s.Stale += ps.stale.Load()
-	s.Wakeups += ps.wakeups.Load()
+	s.WakeReady += ps.wakeups.Load()
 	s.Breaks += ps.breaks.Load()
 	s.Handoffs += ps.handoffs.Load()
 }
@@ -39,28 +39,44 @@ const (
 
 // leadership is the poller's lead state, shared by every backend.
 type leadership struct {
-	lead   atomic.Int32
-	parked atomic.Int32  // waiters parked on their channels and not yet woken
-	kick   chan struct{} // hands the lead to the poller goroutine
-	leader *waiter       // the waiter polling; nil when the poller goroutine does
+	lead     atomic.Int32
+	parked   atomic.Int32  // waiters parked on their channels and not yet woken
+	watchers atomic.Int32  // open Done channels: they need someone polling too
+	kick     chan struct{} // hands the lead to the poller goroutine
+	leader   *waiter       // the waiter polling; nil when the poller goroutine does
 }
+
+// needed reports whether someone must poll: waiters parked on channels, or
+// Done channels waiting for a hangup.
+func (l *leadership) needed() bool { return l.parked.Load() > 0 || l.watchers.Load() > 0 }
 
 // wake signals the waiter an unblock swapped out of a semaphore. self is
 // the leader delivering events, if the caller is one: waking itself needs
-// no break.
+// no break, and it is running already.
 func (p *poller) wake(w, self *waiter) {
 	switch {
 	case w == nil:
-	case w.lead:
+	case w == self:
 		w.signal.Store(true)
-		if w != self && p != nil {
+	case w.lead:
+		w.readyAt.Store(nanotime())
+		w.signal.Store(true)
+		if p != nil {
 			p.netpollBreak() // the leader is parked in the runtime's poller
 		}
 	default:
+		w.readyAt.Store(nanotime())
 		if p != nil {
 			p.parked.Add(-1)
 		}
 		w.ch <- struct{}{}
+	}
+}
+
+// woke records the wake-up latency of w, which just resumed.
+func (w *waiter) woke() {
+	if t := w.readyAt.Swap(0); t != 0 {
+		recordWakeLatency(nanotime() - t)
 	}
 }
 
@@ -70,13 +86,14 @@ func (p *poller) stepDown() {
 	p.ensurePolling()
 }
 
-// ensurePolling hands the lead to the poller goroutine when waiters are
-// parked on channels and nobody polls. A waiter about to park adds itself to
-// parked before calling it; a leader clears lead before calling it; so
-// whichever of the two runs second sees the other's write, and a parked
-// waiter is never left without a poller.
+// ensurePolling hands the lead to the poller goroutine when someone needs
+// polling (waiters parked on channels, Done channels) and nobody polls. A
+// waiter about to park adds itself to parked (Done adds a watcher) before
+// calling it; a leader clears lead before calling it; so whichever of the
+// two runs second sees the other's write, and a parked waiter is never left
+// without a poller.
 func (p *poller) ensurePolling() {
-	if p.parked.Load() > 0 && p.lead.Load() == leadNone && p.lead.CompareAndSwap(leadNone, leadPoller) {
+	if p.needed() && p.lead.Load() == leadNone && p.lead.CompareAndSwap(leadNone, leadPoller) {
 		p.stats.handoffs.Add(1)
 		p.kick <- struct{}{}
 	}
@@ -104,9 +121,9 @@ func defaultPoller() (*poller, error) {
 
 // netpollready delivers one event for the descriptor in slot tagged seq
 // (the runtime's netpollready): it sets the semaphores of the directions in
-// mode to pdReady and wakes their waiters. An event whose fd was closed
-// since (stale seq) is dropped.
-func (p *poller) netpollready(slot, seq uint32, mode Mode, errOnly bool, self *waiter) {
+// mode to pdReady and wakes their waiters, and records a hangup. An event
+// whose fd was closed since (stale seq) is dropped.
+func (p *poller) netpollready(slot, seq uint32, mode Mode, errOnly, hangup bool, self *waiter) {
 	pd := slots.lookup(slot, seq)
 	if pd == nil {
 		p.stats.stale.Add(1)
@@ -114,6 +131,9 @@ func (p *poller) netpollready(slot, seq uint32, mode Mode, errOnly bool, self *w
 	}
 	p.stats.events.Add(1)
 	pd.setEventErr(errOnly, seq)
+	if hangup && pd.info.Load()&infoHangup == 0 {
+		pd.setHangup(seq)
+	}
 	var rw, ww *waiter
 	if mode == Read || mode == ReadWrite {
 		rw = pd.rs.unblock(true)

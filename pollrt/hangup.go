@@ -1,0 +1,66 @@
+package pollrt
+
+// Peer hangup: the poller already receives EPOLLRDHUP (the peer shut down
+// its sending side or closed) and EPOLLHUP; recording them lets callers ask
+// whether a connection is still alive without reading from it, and be told
+// when it stops being alive (golang/go#15735, #27315). Data that arrived
+// before the hangup stays readable: nothing here consumes it.
+
+// PeerClosed reports whether the peer has hung up: it closed the
+// connection or shut down its writing side. It turns true when the poller
+// delivers the hangup event, which follows the peer's FIN or RST without
+// any Read. It makes no syscall while anyone polls (any goroutine waits on
+// a descriptor or a Done channel is open); otherwise it polls once without
+// blocking, so its answer is current either way.
+func (pd *PollDesc) PeerClosed() bool {
+	if pd.info.Load()&infoHangup == 0 && pd.p.lead.Load() == leadNone {
+		pd.p.pollNow()
+	}
+	return pd.info.Load()&infoHangup != 0
+}
+
+// Done returns a channel that is closed when the peer hangs up or pd is
+// evicted. It is made on first use; descriptors that never call Done pay
+// nothing. While it is open the poller keeps polling, so the hangup is
+// seen even if no goroutine waits.
+func (pd *PollDesc) Done() <-chan struct{} {
+	pd.mu.Lock()
+	if pd.done == nil {
+		pd.done = make(chan struct{})
+		if pd.hangup || pd.closing {
+			pd.closeDone()
+		} else {
+			pd.doneWatched = true
+			pd.p.watchers.Add(1)
+		}
+	}
+	done, watched, p := pd.done, pd.doneWatched, pd.p
+	pd.mu.Unlock()
+	if watched {
+		p.ensurePolling()
+	}
+	return done
+}
+
+// setHangup records a hangup event for the fd tagged seq.
+func (pd *PollDesc) setHangup(seq uint32) {
+	pd.mu.Lock()
+	if pd.open && pd.fdseq.Load() == seq && !pd.hangup {
+		pd.hangup = true
+		pd.publishInfo()
+		pd.closeDone()
+	}
+	pd.mu.Unlock()
+}
+
+// closeDone closes the Done channel if it was made. Call with pd.mu held.
+func (pd *PollDesc) closeDone() {
+	if pd.done != nil && !pd.doneClosed {
+		pd.doneClosed = true
+		close(pd.done)
+		if pd.doneWatched {
+			pd.doneWatched = false
+			pd.p.watchers.Add(-1)
+		}
+	}
+}
