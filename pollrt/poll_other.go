@@ -17,4 +17,5 @@ func (p *poller) netpollclose(fd int) error                  { return ErrNotSupp
 func (p *poller) netpollIsPollDescriptor(fd int) bool        { return false }
 func (p *poller) netpollBreak()                              {}
 func (p *poller) netpoll(delay time.Duration) int            { return 0 }
-func (p *poller) assist()                                    {}
+func (p *poller) pollAsLeader(self *waiter)                  {}
+func (p *poller) pollNow()                                   {}
