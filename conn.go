@@ -249,12 +249,14 @@ func (c *Conn) File() (*os.File, error) {
 }
 
 // ReadFrom copies from r into the connection until io.EOF or an error,
-// implementing io.ReaderFrom.
+// implementing io.ReaderFrom. When r is a pollnet, *net.TCPConn or stream
+// *net.UnixConn conn (also inside an *io.LimitedReader) the bytes move with
+// splice(2) and never enter user space; from an *os.File, with sendfile(2).
 func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	if !c.ok() {
 		return 0, syscall.EINVAL
 	}
-	n, err := io.Copy(writerOnly{c}, r)
+	n, err := c.readFrom(r)
 	if err != nil && err != io.EOF {
 		err = c.opError("readfrom", err)
 	}
@@ -262,12 +264,13 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // WriteTo copies from the connection into w until io.EOF or an error,
-// implementing io.WriterTo.
+// implementing io.WriterTo. Toward a pollnet, *net.TCPConn or stream
+// *net.UnixConn conn it uses splice(2).
 func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	if !c.ok() {
 		return 0, syscall.EINVAL
 	}
-	n, err := io.Copy(w, readerOnly{c})
+	n, err := c.writeTo(w)
 	if err != nil && err != io.EOF {
 		err = c.opError("writeto", err)
 	}

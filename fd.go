@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"time"
+	"unsafe"
 
 	"github.com/pollnet/pollnet/pollrt"
 	"golang.org/x/sys/unix"
@@ -124,7 +125,7 @@ func (fd *netFD) Write(p []byte) (int, error) {
 		if end-nn > maxRW {
 			end = nn + maxRW
 		}
-		n, err := unix.Write(fd.sysfd, p[nn:end])
+		n, err := send(fd.sysfd, p[nn:end])
 		if n > 0 {
 			nn += n
 		}
@@ -199,8 +200,13 @@ func (fd *netFD) connect(ctx context.Context, ra unix.Sockaddr) (ret error) {
 			defer fd.pd.SetDeadline(time.Time{}, pollrt.Write)
 		}
 		stop := context.AfterFunc(ctx, func() {
-			// Make the wait below give up now.
-			fd.pd.SetDeadline(aLongTimeAgo, pollrt.Write)
+			// Make the wait below give up now. This may run after the dial
+			// failed and the fd was closed: the reference keeps a recycled
+			// poll descriptor, now another conn's, out of reach.
+			if fd.incref() == nil {
+				fd.pd.SetDeadline(aLongTimeAgo, pollrt.Write)
+				fd.decref()
+			}
 		})
 		defer func() {
 			if !stop() && ret == nil {
@@ -236,6 +242,21 @@ func (fd *netFD) connect(ctx context.Context, ra unix.Sockaddr) (ret error) {
 			return os.NewSyscallError("connect", err)
 		}
 	}
+}
+
+// send is write(2) as send(2) with MSG_NOSIGNAL: a write to a reset peer
+// returns EPIPE without raising SIGPIPE, whether or not the program listens
+// for that signal.
+func send(fd int, p []byte) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(n), nil
 }
 
 // aLongTimeAgo is a deadline in the past that is not the zero time.

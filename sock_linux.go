@@ -142,6 +142,9 @@ func (d *Dialer) dialContext(ctx context.Context, network, address string) (net.
 		return d.netDialer().DialContext(ctx, network, address)
 	}
 	if network == "unix" {
+		if address == "" {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: errMissingAddress}
+		}
 		ra, err := net.ResolveUnixAddr(network, address)
 		if err != nil {
 			return nil, &net.OpError{Op: "dial", Net: network, Err: err}

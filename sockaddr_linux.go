@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -15,11 +15,16 @@ import (
 // error values (*net.AddrError, *net.DNSError).
 
 // resolveTCP resolves address for network ("tcp", "tcp4" or "tcp6") through
-// net.DefaultResolver, returning the addresses of the right family in the
-// resolver's order. An empty host yields one address with a nil IP.
+// net.DefaultResolver the way package net does for op ("dial" or
+// "listen"): the addresses of the right family in the resolver's order. An
+// empty host (or, when listening, an empty address) yields one address
+// with a nil IP.
 func resolveTCP(ctx context.Context, op, network, address string) ([]*net.TCPAddr, error) {
-	if op == "dial" && address == "" {
-		return nil, errMissingAddress
+	if address == "" {
+		if op == "dial" {
+			return nil, errMissingAddress
+		}
+		return []*net.TCPAddr{{}}, nil
 	}
 	host, service, err := net.SplitHostPort(address)
 	if err != nil {
@@ -33,15 +38,20 @@ func resolveTCP(ctx context.Context, op, network, address string) ([]*net.TCPAdd
 		return []*net.TCPAddr{{Port: port}}, nil
 	}
 	var ips []net.IPAddr
-	if ip, zone := parseLiteral(host); ip != nil {
-		ips = []net.IPAddr{{IP: ip, Zone: zone}}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		ips = []net.IPAddr{{IP: net.IP(ip.AsSlice()).To16(), Zone: ip.Zone()}}
 	} else if ips, err = net.DefaultResolver.LookupIPAddr(ctx, host); err != nil {
 		return nil, err
+	}
+	// As package net (go.dev/issue/18806): "::" also means 0.0.0.0, for
+	// hosts that can bind IPv6 but not connect back to it, and for "tcp4".
+	if len(ips) == 1 && ips[0].IP.Equal(net.IPv6unspecified) {
+		ips = append(ips, net.IPAddr{IP: net.IPv4zero})
 	}
 	addrs := make([]*net.TCPAddr, 0, len(ips))
 	for _, ip := range ips {
 		is4 := ip.IP.To4() != nil
-		if (network == "tcp4" && !is4) || (network == "tcp6" && is4) {
+		if (network == "tcp4" && !is4) || (network == "tcp6" && (is4 || len(ip.IP) != net.IPv6len)) {
 			continue
 		}
 		addrs = append(addrs, &net.TCPAddr{IP: ip.IP, Port: port, Zone: ip.Zone})
@@ -53,19 +63,6 @@ func resolveTCP(ctx context.Context, op, network, address string) ([]*net.TCPAdd
 }
 
 var errMissingAddress = errors.New("missing address")
-
-// parseLiteral parses an IP literal with an optional IPv6 zone ("fe80::1%lo").
-func parseLiteral(host string) (net.IP, string) {
-	zone := ""
-	if i := strings.LastIndexByte(host, '%'); i > 0 {
-		host, zone = host[:i], host[i+1:]
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || (zone != "" && ip.To4() != nil) {
-		return nil, ""
-	}
-	return ip, zone
-}
 
 // firstIPv4 is the address package net listens on for a list: the first
 // IPv4 one, else the first.

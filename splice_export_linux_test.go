@@ -1,0 +1,33 @@
+//go:build linux
+
+package pollnet
+
+// Hooks for splice_linux_test.go (package pollnet_test).
+
+// SplicedBytes returns the bytes splice has moved since the process began.
+func SplicedBytes() int64 { return spliced.Load() }
+
+// SentfileBytes returns the bytes sendfile has moved since the process began.
+func SentfileBytes() int64 { return sentfile.Load() }
+
+// CloseIdleSplicePipes closes the pipes pooled for reuse, so that tests can
+// count file descriptors.
+func CloseIdleSplicePipes() { closeIdlePipes() }
+
+// RawSplice and RawSendfile are the real system calls, for hooks to call.
+var (
+	RawSplice   = rawSplice
+	RawSendfile = rawSendfile
+)
+
+// SetSpliceHook makes every splice(2) call go to h until restore is called.
+func SetSpliceHook(h func(out, in, max int) (int, error)) (restore func()) {
+	testHookSplice.Store(&h)
+	return func() { testHookSplice.Store(nil) }
+}
+
+// SetSendfileHook makes every sendfile(2) call go to h until restore is called.
+func SetSendfileHook(h func(out, in, count int) (int, error)) (restore func()) {
+	testHookSendfile.Store(&h)
+	return func() { testHookSendfile.Store(nil) }
+}
