@@ -111,10 +111,9 @@ func (fd *netFD) ready(mode pollrt.Mode) bool {
 }
 
 // PeerClosed reports whether the peer has hung up (closed, or shut down its
-// writing side), without reading and without a syscall while pollnet's
-// poller is polling. Data the peer sent before hanging up is still readable.
-// A connection pool can use it to drop dead conns before reusing them.
-// It reports true for a closed conn.
+// writing side), without reading and without a syscall. Data the peer sent
+// before hanging up is still readable. A connection pool can use it to drop
+// dead conns before reusing them. It reports true for a closed conn.
 func (c *Conn) PeerClosed() bool {
 	if !c.ok() || c.fd.incref() != nil {
 		return true

@@ -137,7 +137,7 @@ func BenchmarkWakeup(b *testing.B) {
 		make func(b *testing.B) pingPong
 	}{
 		{"park", func(b *testing.B) pingPong {
-			p, err := defaultPoller()
+			p, err := pollerFor(0)
 			require.NoError(b, err)
 			return newPollrtPingPong(b, p)
 		}},

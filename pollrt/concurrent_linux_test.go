@@ -146,8 +146,5 @@ func TestSemaphoreConcurrent(t *testing.T) {
 	}
 }
 
-// parkedNow reports whether a goroutine is parked on s, either way.
-func parkedNow(s *sema) bool {
-	w := s.state.Load()
-	return w == &s.w || w == &s.l
-}
+// parkedNow reports whether a goroutine is parked on s.
+func parkedNow(s *sema) bool { return s.state.Load() == &s.w }

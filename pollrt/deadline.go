@@ -73,8 +73,8 @@ func (pd *PollDesc) SetDeadline(t time.Time, mode Mode) {
 	p := pd.p // read under mu: a recycled slot gets a new p
 	pd.mu.Unlock()
 	countWake(&rtStats.wakeTimeout, rw, ww)
-	p.wake(rw, nil)
-	p.wake(ww, nil)
+	p.wake(rw)
+	p.wake(ww)
 }
 
 func (pd *PollDesc) readDeadline()  { pd.deadlineFired(Read) }
@@ -108,7 +108,7 @@ func (pd *PollDesc) deadlineFired(mode Mode) {
 	pd.mu.Unlock()
 	rtStats.timeouts.Add(1)
 	countWake(&rtStats.wakeTimeout, w)
-	p.wake(w, nil)
+	p.wake(w)
 }
 
 // stopTimers stops both deadline timers. Call with pd.mu held.

@@ -19,22 +19,13 @@ const (
 
 var errBadMode = errors.New("pollrt: wait mode must be Read or Write")
 
-// waiter is a goroutine parked on a semaphore, in one of two ways:
-//
-//   - on its channel: it blocks receiving from ch and is woken by exactly one
-//     send, made by whoever swapped it out of the semaphore (ch has room for
-//     one value, so the waker never blocks);
-//   - as the leader (lead is true): it polls the epoll set itself, parked in
-//     the Go runtime's poller on the epoll fd, and is woken by its own
-//     events, or by whoever swapped it out setting signal and breaking the
-//     poll (see poller).
-//
-// Each direction embeds one waiter of each kind (the caller serialises
-// waits per direction), so parking and waking allocate nothing.
+// waiter is a goroutine parked on a semaphore. It blocks receiving from ch
+// and is woken by exactly one send, made by whoever swapped it out of the
+// semaphore; ch has room for one value, so the waker never blocks. Each
+// direction embeds its only waiter (the caller serialises waits per
+// direction), so parking and waking allocate nothing.
 type waiter struct {
 	ch      chan struct{}
-	lead    bool
-	signal  atomic.Bool
 	readyAt atomic.Int64 // nanotime of the wake, for Stats.WakeLatency
 }
 
@@ -51,16 +42,15 @@ var (
 //	pdReady      an I/O readiness notification is pending
 //	pdWait       a goroutine is about to park (it has not committed yet)
 //	&s.w         a goroutine is parked on s.w.ch
-//	&s.l         a goroutine is parked polling, as the poller's leader
 //
 // Every transition is a compare-and-swap:
 //
-//	state      | block (begin)       | block (commit)     | unblock, I/O ready     | unblock, timeout/close
-//	-----------+---------------------+--------------------+------------------------+------------------------
-//	pdNil      | -> pdWait           |                    | -> pdReady             | pdNil (no change)
-//	pdReady    | -> pdNil, ready     |                    | pdReady (no change)    | pdReady (no change)
-//	pdWait     | concurrent wait:bug | -> &s.w or &s.l    | -> pdReady, no signal  | -> pdNil, no signal
-//	&s.w, &s.l | concurrent wait:bug |                    | -> pdReady, signal     | -> pdNil, signal
+//	state   | block (begin)       | block (commit) | unblock, I/O ready     | unblock, timeout/close
+//	--------+---------------------+----------------+------------------------+------------------------
+//	pdNil   | -> pdWait           |                | -> pdReady             | pdNil (no change)
+//	pdReady | -> pdNil, ready     |                | pdReady (no change)    | pdReady (no change)
+//	pdWait  | concurrent wait:bug | -> &s.w, park  | -> pdReady, no signal  | -> pdNil, no signal
+//	&s.w    | concurrent wait:bug |                | -> pdReady, signal s.w | -> pdNil, signal s.w
 //
 //	prepare (Prepare): any state but a parked waiter -> pdNil.
 //
@@ -69,12 +59,11 @@ var (
 // then unblock; the commit CAS fails if an unblock got in between, and the
 // waiter then does not park. After waking, or after a failed commit, the
 // waiter swaps the state to pdNil and reports readiness iff it found pdReady,
-// so no readiness notification is lost. The unblocker that swaps a waiter
-// out is the only one that signals it, exactly once (poller.wake).
+// so no readiness notification is lost. The unblocker that swaps &s.w out
+// is the only one that signals it, exactly once (poller.wake).
 type sema struct {
 	state atomic.Pointer[waiter]
-	w     waiter // parks on its channel
-	l     waiter // parks polling, as the leader
+	w     waiter
 }
 
 // unblock moves the semaphore to pdReady (ioready) or pdNil and returns the
@@ -138,7 +127,6 @@ type PollDesc struct {
 	hangup       bool          // peer hung up; see hangup.go
 	done         chan struct{} // made by Done, closed on hangup or Evict
 	doneClosed   bool
-	doneWatched  bool // done is open and counted in the poller's watchers
 	rintr, wintr bool // Interrupt pending, per direction
 }
 
@@ -146,8 +134,6 @@ func newPollDesc(slot uint32) *PollDesc {
 	pd := &PollDesc{slot: slot}
 	pd.rs.w.ch = make(chan struct{}, 1)
 	pd.ws.w.ch = make(chan struct{}, 1)
-	pd.rs.l.lead = true
-	pd.ws.l.lead = true
 	return pd
 }
 
@@ -158,11 +144,11 @@ func newPollDesc(slot uint32) *PollDesc {
 // *os.SyscallError otherwise. Open does not take ownership of fd: the caller
 // closes it after Close.
 func Open(fd int) (*PollDesc, error) {
-	p, err := defaultPoller()
+	p, err := pollerFor(fd)
 	if err != nil {
 		return nil, err
 	}
-	if p.netpollIsPollDescriptor(fd) {
+	if isPollDescriptor(fd) {
 		return nil, ErrNotPollable
 	}
 	return openOn(p, fd)
@@ -174,7 +160,7 @@ func openOn(p *poller, fd int) (*PollDesc, error) {
 	pd.fd, pd.p = fd, p
 	pd.open, pd.closing = true, false
 	pd.rd, pd.wd = 0, 0
-	pd.hangup, pd.done, pd.doneClosed, pd.doneWatched = false, nil, false, false
+	pd.hangup, pd.done, pd.doneClosed = false, nil, false
 	pd.rintr, pd.wintr = false, false
 	pd.rseq++
 	pd.wseq++
@@ -349,7 +335,7 @@ func (pd *PollDesc) setInterrupt(mode Mode, on bool) {
 	p := pd.p
 	pd.mu.Unlock()
 	countWake(&rtStats.wakeInterrupt, w, nil)
-	p.wake(w, nil)
+	p.wake(w)
 }
 
 // countWake counts the waiters among ws (nil ones are not waiters) in c.
@@ -372,37 +358,16 @@ func (pd *PollDesc) interrupted(mode Mode) bool {
 
 // block is the runtime's netpollblock: it reports whether I/O is ready, or
 // false after a timeout, close or (if interruptible) Interrupt; see the
-// table at sema. If nobody is
-// polling the epoll set, the goroutine parks as the leader and polls it
-// itself; otherwise it parks on its channel and the leader, or the poller
-// goroutine, wakes it.
+// table at sema.
 func (pd *PollDesc) block(mode Mode, interruptible bool) bool {
 	s := pd.sema(mode)
 	if s.begin() {
 		return true
 	}
-	if pd.checkerr(mode) != pollNoError || (interruptible && pd.interrupted(mode)) {
-		return s.finish()
-	}
-	p := pd.p
-	if p.lead.CompareAndSwap(leadNone, leadWaiter) {
-		s.l.signal.Store(false)
-		if s.state.CompareAndSwap(pdWait, &s.l) {
-			rtStats.waits.Add(1)
-			p.pollAsLeader(&s.l)
-			s.l.woke()
-		}
-		p.stepDown()
-		return s.finish()
-	}
-	p.parked.Add(1)
-	p.ensurePolling()
-	if s.commit() {
+	if pd.checkerr(mode) == pollNoError && !(interruptible && pd.interrupted(mode)) && s.commit() {
 		rtStats.waits.Add(1)
-		<-s.w.ch // the waker counted us out of parked
+		<-s.w.ch
 		s.w.woke()
-	} else {
-		p.parked.Add(-1)
 	}
 	return s.finish()
 }
@@ -426,7 +391,7 @@ func (s *sema) begin() bool {
 // waiting reports whether a goroutine is between begin and finish.
 func (s *sema) waiting() bool {
 	w := s.state.Load()
-	return w == pdWait || w == &s.w || w == &s.l
+	return w == pdWait || w == &s.w
 }
 
 // commit parks the announced waiter (pdWait -> &s.w); it fails if an
@@ -456,8 +421,8 @@ func (pd *PollDesc) Evict() {
 	p := pd.p
 	pd.mu.Unlock()
 	countWake(&rtStats.wakeClose, rw, ww)
-	p.wake(rw, nil)
-	p.wake(ww, nil)
+	p.wake(rw)
+	p.wake(ww)
 }
 
 // Close evicts pd if that was not done, deregisters the fd from the poller

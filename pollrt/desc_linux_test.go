@@ -269,7 +269,7 @@ func TestStaleEventAfterReuse(t *testing.T) {
 	var before, after Stats
 	parked := pd.rs.state.Load()
 	ReadStats(&before)
-	pd.p.netpollready(slot, seq, ReadWrite, false, false, nil) // an event read before the close
+	pd.p.netpollready(slot, seq, ReadWrite, false, false) // an event read before the close
 	ReadStats(&after)
 	require.Equal(t, before.Stale+1, after.Stale)
 	require.Same(t, parked, pd.rs.state.Load(), "stale event woke the new owner")
@@ -354,7 +354,7 @@ func TestOpenRefuses(t *testing.T) {
 	_, err = Open(int(f.Fd()))
 	require.ErrorIs(t, err, ErrNotPollable)
 
-	p, err := defaultPoller()
+	p, err := pollerFor(0)
 	require.NoError(t, err)
 	_, err = Open(p.epfd)
 	require.ErrorIs(t, err, ErrNotPollable)
@@ -393,3 +393,20 @@ func TestZeroAllocs(t *testing.T) {
 }
 
 type stopFlag struct{ atomic.Bool }
+
+func TestSetPollers(t *testing.T) {
+	require.Error(t, SetPollers(0))
+	require.Error(t, SetPollers(1025))
+	_, err := pollerFor(0) // the pollers are running
+	require.NoError(t, err)
+	require.Error(t, SetPollers(2), "SetPollers after the first Open must fail")
+	var s Stats
+	ReadStats(&s)
+	require.Equal(t, uint64(pollersFor()), s.Pollers)
+	// fds spread over the pollers by number.
+	if s.Pollers > 1 {
+		p0, _ := pollerFor(0)
+		p1, _ := pollerFor(1)
+		require.NotSame(t, p0, p1)
+	}
+}

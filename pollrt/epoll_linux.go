@@ -15,29 +15,24 @@ import (
 // breakTag is the event data of the break descriptor; no slot has it.
 const breakTag = ^uint64(0)
 
-// poller is one epoll set and the goroutines that poll it.
+// poller is one epoll set and the goroutine that polls it.
 //
-// Strategy: nobody blocks in epoll_wait. The epoll fd is itself pollable, so
-// it is handed to the Go runtime (os.NewFile on the non-blocking epoll fd)
-// and whoever polls parks in the runtime's poller through
-// SyscallConn().Read, holding no OS thread and no P, and drains the set with
-// zero-timeout epoll_wait calls when the runtime reports it readable. Who
-// polls is decided per wait (see leadership): the goroutine about to park,
-// when nobody else polls, so the runtime wakes it directly for its own
-// events; the poller goroutine while other waiters are parked on channels.
-// A goroutine blocked in epoll_wait would instead hold a thread in a
+// Strategy: the poller goroutine does not block in epoll_wait. The epoll fd
+// is itself pollable, so it is handed to the Go runtime (os.NewFile on the
+// non-blocking epoll fd) and the goroutine parks in the runtime's poller
+// through SyscallConn().Read, holding no OS thread and no P, and drains the
+// set with zero-timeout epoll_wait calls when the runtime reports it
+// readable. A goroutine blocked in epoll_wait would hold a thread in a
 // syscall with the waiters it woke queued behind it (DESIGN.md,
-// "scheduler"), and every wakeup would cost a goroutine hop.
+// "scheduler").
 type poller struct {
 	epfd    int
-	breakfd int               // eventfd for netpollBreak
-	wakeSig atomic.Uint32     // 1 while a break is pending: coalesces breaks
-	events  []unix.EpollEvent // used by the one goroutine polling
+	breakfd int           // eventfd for netpollBreak
+	wakeSig atomic.Uint32 // 1 while a break is pending: coalesces breaks
+	events  []unix.EpollEvent
 	stats   pollerStats
-	leadership
-	file   *os.File        // epfd as the runtime sees it; kept so it is never finalised
-	rc     syscall.RawConn // file's RawConn: waiting on it parks in the runtime's poller
-	leadFn func(uintptr) bool
+	file    *os.File        // epfd as the runtime sees it; kept so it is never finalised
+	rc      syscall.RawConn // file's RawConn: waiting on it parks in the runtime's poller
 }
 
 // newPoller is netpollinit: an epoll set with a break descriptor in it, both
@@ -60,7 +55,6 @@ func newPoller() (*poller, error) {
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
 	p := &poller{epfd: epfd, breakfd: bfd, events: make([]unix.EpollEvent, 128)}
-	p.kick = make(chan struct{}, 1)
 	if err := unix.SetNonblock(epfd, true); err != nil {
 		unix.Close(bfd)
 		unix.Close(epfd)
@@ -72,29 +66,13 @@ func newPoller() (*poller, error) {
 		unix.Close(bfd)
 		return nil, err
 	}
-	p.leadFn = p.pollOnce
 	return p, nil
 }
 
-// pollOnce is the callback of the runtime poller's wait on the epoll fd: it
-// drains the set and reports whether the current leader is done polling (a
-// waiter, once its own wait ended; the poller goroutine, once no waiter is
-// parked on a channel).
-func (p *poller) pollOnce(uintptr) bool {
-	self := p.leader
-	for p.pollEvents(0, self) == len(p.events) {
-	}
-	if self == nil {
-		return !p.needed()
-	}
-	return self.signal.Load()
-}
-
-// pollAsLeader polls, parked in the runtime's poller, until self is
-// signalled. The caller holds the lead.
-func (p *poller) pollAsLeader(self *waiter) {
-	p.leader = self
-	p.rc.Read(p.leadFn)
+// close releases a poller that never started serving.
+func (p *poller) close() {
+	p.file.Close()
+	unix.Close(p.breakfd)
 }
 
 func setTag(ev *unix.EpollEvent, tag uint64) {
@@ -153,10 +131,7 @@ func (p *poller) netpollBreak() {
 // netpoll waits for events and delivers them: delay < 0 blocks until there
 // is one (or a break), 0 only polls, > 0 blocks at most delay. It returns the
 // number of events epoll_wait reported, len(p.events) meaning "maybe more".
-func (p *poller) netpoll(delay time.Duration) int { return p.pollEvents(delay, nil) }
-
-// pollEvents is netpoll for the leader self (nil: not a waiter).
-func (p *poller) pollEvents(delay time.Duration, self *waiter) int {
+func (p *poller) netpoll(delay time.Duration) int {
 	var n int
 	var errno unix.Errno
 	if delay == 0 {
@@ -182,12 +157,12 @@ func (p *poller) pollEvents(delay time.Duration, self *waiter) int {
 		// valid epoll fd and buffer.
 		return 0
 	}
-	p.deliver(p.events[:n], self)
+	p.deliver(p.events[:n])
 	return n
 }
 
 // deliver hands the events epoll_wait reported to their descriptors.
-func (p *poller) deliver(events []unix.EpollEvent, self *waiter) {
+func (p *poller) deliver(events []unix.EpollEvent) {
 	for i := range events {
 		ev := &events[i]
 		tag := tagOf(ev)
@@ -206,33 +181,19 @@ func (p *poller) deliver(events []unix.EpollEvent, self *waiter) {
 		}
 		if mode != 0 {
 			p.netpollready(uint32(tag), uint32(tag>>32), mode, ev.Events == unix.EPOLLERR,
-				ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0, self)
+				ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0)
 		}
 	}
 }
 
-// pollNow delivers what is ready without blocking, for callers that need
-// the event state current while nobody polls.
-func (p *poller) pollNow() {
-	var events [32]unix.EpollEvent
-	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
-		uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
-	if e == 0 && r > 0 {
-		p.deliver(events[:r], nil)
-	}
-}
-
-// run is the poller goroutine: it polls while it holds the lead, which
-// ensurePolling gives it.
+// run is the poller goroutine: parked in the runtime's poller until the
+// epoll set has events, then draining it without blocking.
 func (p *poller) run() {
-	for range p.kick {
-		for {
-			p.leader = nil
-			p.rc.Read(p.leadFn)
-			p.lead.Store(leadNone)
-			if !p.needed() || !p.lead.CompareAndSwap(leadNone, leadPoller) {
-				break
-			}
+	drain := func(uintptr) bool {
+		for p.netpoll(0) == len(p.events) {
 		}
+		return false
+	}
+	for p.rc.Read(drain) == nil {
 	}
 }

@@ -9,37 +9,22 @@ package pollrt
 // PeerClosed reports whether the peer has hung up: it closed the
 // connection or shut down its writing side. It turns true when the poller
 // delivers the hangup event, which follows the peer's FIN or RST without
-// any Read. It makes no syscall while anyone polls (any goroutine waits on
-// a descriptor or a Done channel is open); otherwise it polls once without
-// blocking, so its answer is current either way.
-func (pd *PollDesc) PeerClosed() bool {
-	if pd.info.Load()&infoHangup == 0 && pd.p.lead.Load() == leadNone {
-		pd.p.pollNow()
-	}
-	return pd.info.Load()&infoHangup != 0
-}
+// any Read. It makes no syscall.
+func (pd *PollDesc) PeerClosed() bool { return pd.info.Load()&infoHangup != 0 }
 
 // Done returns a channel that is closed when the peer hangs up or pd is
 // evicted. It is made on first use; descriptors that never call Done pay
-// nothing. While it is open the poller keeps polling, so the hangup is
-// seen even if no goroutine waits.
+// nothing.
 func (pd *PollDesc) Done() <-chan struct{} {
 	pd.mu.Lock()
+	defer pd.mu.Unlock()
 	if pd.done == nil {
 		pd.done = make(chan struct{})
 		if pd.hangup || pd.closing {
 			pd.closeDone()
-		} else {
-			pd.doneWatched = true
-			pd.p.watchers.Add(1)
 		}
 	}
-	done, watched, p := pd.done, pd.doneWatched, pd.p
-	pd.mu.Unlock()
-	if watched {
-		p.ensurePolling()
-	}
-	return done
+	return pd.done
 }
 
 // setHangup records a hangup event for the fd tagged seq.
@@ -58,9 +43,5 @@ func (pd *PollDesc) closeDone() {
 	if pd.done != nil && !pd.doneClosed {
 		pd.doneClosed = true
 		close(pd.done)
-		if pd.doneWatched {
-			pd.doneWatched = false
-			pd.p.watchers.Add(-1)
-		}
 	}
 }

@@ -41,8 +41,7 @@ type semModel struct {
 	phase   phase
 	expired bool
 	closed  bool
-	signals int  // signals to the waiter not yet taken
-	leading bool // the waiter parks as the leader (&s.l), not on its channel
+	signals int // sends on the waiter's channel not yet received
 }
 
 func (m *semModel) errCode() int {
@@ -84,8 +83,7 @@ type semHarness struct {
 	s  *sema
 	m  semModel
 
-	waits, readies, timeouts, closings int  // outcomes of completed Waits
-	leadNext                           bool // the next wait parks as leader
+	waits, readies, timeouts, closings int // outcomes of completed Waits
 }
 
 func newSemHarness(t testing.TB) *semHarness {
@@ -103,14 +101,6 @@ func (h *semHarness) real() mstate {
 	case pdWait:
 		return mWait
 	case &h.s.w:
-		if h.m.leading {
-			h.t.Fatalf("channel waiter parked, model has a leader")
-		}
-		return mParked
-	case &h.s.l:
-		if !h.m.leading {
-			h.t.Fatalf("leader parked, model has a channel waiter")
-		}
 		return mParked
 	}
 	h.t.Fatalf("semaphore holds an unknown waiter")
@@ -159,16 +149,9 @@ func (h *semHarness) step() string {
 			return "begin: consumed pdReady"
 		}
 		h.m.state, h.m.phase = mWait, announced
-		h.m.leading = h.leadNext
-		h.leadNext = !h.leadNext
 		return "begin: announced"
 	case announced:
-		target := &h.s.w
-		if h.m.leading {
-			target = &h.s.l
-			h.s.l.signal.Store(false)
-		}
-		ok := h.pd.checkerr(Read) == pollNoError && h.s.state.CompareAndSwap(pdWait, target)
+		ok := h.pd.checkerr(Read) == pollNoError && h.s.commit()
 		want := h.m.errCode() == pollNoError && h.m.state == mWait
 		if ok != want {
 			h.t.Fatalf("commit parked=%v, model %v", ok, want)
@@ -181,16 +164,10 @@ func (h *semHarness) step() string {
 		return "commit: did not park"
 	case failed, woken:
 		if h.m.phase == woken {
-			if h.m.leading {
-				if !h.s.l.signal.Swap(false) {
-					h.t.Fatalf("woken leader has no signal")
-				}
-			} else {
-				select {
-				case <-h.s.w.ch:
-				default:
-					h.t.Fatalf("woken waiter has no signal")
-				}
+			select {
+			case <-h.s.w.ch:
+			default:
+				h.t.Fatalf("woken waiter has no signal")
 			}
 			h.m.signals--
 		}
@@ -258,11 +235,7 @@ func (h *semHarness) check(trace []string) {
 	if got := h.real(); got != h.m.state {
 		h.t.Fatalf("state %v, model %v after\n%v", got, h.m.state, trace)
 	}
-	got := len(h.s.w.ch)
-	if h.s.l.signal.Load() {
-		got++
-	}
-	if got != h.m.signals || got > 1 {
+	if got := len(h.s.w.ch); got != h.m.signals || got > 1 {
 		h.t.Fatalf("%d signals pending, model %d after\n%v", got, h.m.signals, trace)
 	}
 	if got := h.pd.checkerr(Read); got != h.m.errCode() {
@@ -338,4 +311,4 @@ func FuzzSemaphore(f *testing.F) {
 
 // slotReady delivers a read-readiness event straight to pd, as the poller
 // does for an event whose tag is current.
-func (pd *PollDesc) slotReady() { pd.p.wake(pd.rs.unblock(true), nil) }
+func (pd *PollDesc) slotReady() { pd.p.wake(pd.rs.unblock(true)) }

@@ -5,10 +5,7 @@ package pollrt
 import "time"
 
 // poller is a stub where pollrt has no backend: Open reports ErrNotSupported.
-type poller struct {
-	stats pollerStats
-	leadership
-}
+type poller struct{ stats pollerStats }
 
 func newPoller() (*poller, error)                            { return nil, ErrNotSupported }
 func (p *poller) run()                                       {}
@@ -17,5 +14,4 @@ func (p *poller) netpollclose(fd int) error                  { return ErrNotSupp
 func (p *poller) netpollIsPollDescriptor(fd int) bool        { return false }
 func (p *poller) netpollBreak()                              {}
 func (p *poller) netpoll(delay time.Duration) int            { return 0 }
-func (p *poller) pollAsLeader(self *waiter)                  {}
-func (p *poller) pollNow()                                   {}
+func (p *poller) close()                                     {}

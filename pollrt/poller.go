@@ -1,15 +1,18 @@
 package pollrt
 
 import (
+	"errors"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
 
-// pollerStats are written by whoever polls (one goroutine at a time), by
-// netpollBreak and by lead hand-offs, so counting costs an atomic add off
-// the waiters' path.
+// pollerStats are written by the poller goroutine (Breaks by
+// netpollBreak), so counting costs an uncontended atomic add off the
+// waiters' path.
 type pollerStats struct {
-	polls, events, stale, wakeups, breaks, handoffs atomic.Uint64
+	polls, events, stale, wakeups, breaks atomic.Uint64
 }
 
 func (ps *pollerStats) addTo(s *Stats) {
@@ -18,57 +21,12 @@ func (ps *pollerStats) addTo(s *Stats) {
 	s.Stale += ps.stale.Load()
 	s.WakeReady += ps.wakeups.Load()
 	s.Breaks += ps.breaks.Load()
-	s.Handoffs += ps.handoffs.Load()
 }
 
-// Who polls the epoll set (poller.lead). Polling means being parked in the
-// Go runtime's poller on the epoll fd and delivering its events on wakeup.
-//
-// A goroutine about to park in Wait takes the lead if nobody has it and
-// polls until its own wait ends: the runtime then wakes it directly for its
-// own events, with no goroutine in between, as package net's waiters are.
-// Otherwise it parks on its channel, counted in parked. Channel-parked
-// waiters need someone polling: a leader that steps down while parked > 0
-// hands the lead to the poller goroutine, which keeps it until parked drops
-// to 0 (ensurePolling).
-const (
-	leadNone   int32 = iota // nobody polls; the next goroutine to park leads
-	leadWaiter              // a waiting goroutine polls as leader
-	leadPoller              // the poller goroutine polls for channel-parked waiters
-)
-
-// leadership is the poller's lead state, shared by every backend.
-type leadership struct {
-	lead     atomic.Int32
-	parked   atomic.Int32  // waiters parked on their channels and not yet woken
-	watchers atomic.Int32  // open Done channels: they need someone polling too
-	kick     chan struct{} // hands the lead to the poller goroutine
-	leader   *waiter       // the waiter polling; nil when the poller goroutine does
-}
-
-// needed reports whether someone must poll: waiters parked on channels, or
-// Done channels waiting for a hangup.
-func (l *leadership) needed() bool { return l.parked.Load() > 0 || l.watchers.Load() > 0 }
-
-// wake signals the waiter an unblock swapped out of a semaphore. self is
-// the leader delivering events, if the caller is one: waking itself needs
-// no break, and it is running already.
-func (p *poller) wake(w, self *waiter) {
-	switch {
-	case w == nil:
-	case w == self:
-		w.signal.Store(true)
-	case w.lead:
+// wake signals the waiter an unblock swapped out of a semaphore.
+func (p *poller) wake(w *waiter) {
+	if w != nil {
 		w.readyAt.Store(nanotime())
-		w.signal.Store(true)
-		if p != nil {
-			p.netpollBreak() // the leader is parked in the runtime's poller
-		}
-	default:
-		w.readyAt.Store(nanotime())
-		if p != nil {
-			p.parked.Add(-1)
-		}
 		w.ch <- struct{}{}
 	}
 }
@@ -80,50 +38,102 @@ func (w *waiter) woke() {
 	}
 }
 
-// stepDown ends a waiter's turn as leader.
-func (p *poller) stepDown() {
-	p.lead.Store(leadNone)
-	p.ensurePolling()
-}
-
-// ensurePolling hands the lead to the poller goroutine when someone needs
-// polling (waiters parked on channels, Done channels) and nobody polls. A
-// waiter about to park adds itself to parked (Done adds a watcher) before
-// calling it; a leader clears lead before calling it; so whichever of the
-// two runs second sees the other's write, and a parked waiter is never left
-// without a poller.
-func (p *poller) ensurePolling() {
-	if p.needed() && p.lead.Load() == leadNone && p.lead.CompareAndSwap(leadNone, leadPoller) {
-		p.stats.handoffs.Add(1)
-		p.kick <- struct{}{}
-	}
-}
-
+// The process's pollers: each an epoll set with its own poller goroutine.
+// A descriptor belongs to pollers[fd % len(pollers)]. Several sets spread
+// the delivery work over goroutines that the scheduler can run on several
+// Ps; the price is an epoll fd per set and smaller batches per poll.
 var (
-	startOnce sync.Once
-	started   atomic.Pointer[poller]
-	startErr  error
+	startOnce   sync.Once
+	pollerCount atomic.Int32 // set by SetPollers before first use
+	pollers     atomic.Pointer[[]*poller]
+	startErr    error
 )
 
-// defaultPoller starts the process's poller on first use.
-func defaultPoller() (*poller, error) {
+// DefaultPollers is the number of pollers when neither SetPollers nor the
+// POLLNET_POLLERS environment variable chooses one.
+const DefaultPollers = 1
+
+// SetPollers sets the number of pollers (epoll sets), from 1 to 1024. It
+// must be called before the first Open, and returns an error after it or
+// for a count out of range. The POLLNET_POLLERS environment variable sets
+// the same when SetPollers is not called.
+func SetPollers(n int) error {
+	if n < 1 || n > 1024 {
+		return errors.New("pollrt: SetPollers: count out of range [1, 1024]")
+	}
+	if pollers.Load() != nil {
+		return errors.New("pollrt: SetPollers called after the pollers started")
+	}
+	pollerCount.Store(int32(n))
+	return nil
+}
+
+// pollersFor returns the number of pollers to start.
+func pollersFor() int {
+	if n := pollerCount.Load(); n > 0 {
+		return int(n)
+	}
+	if n, err := strconv.Atoi(os.Getenv("POLLNET_POLLERS")); err == nil && n >= 1 && n <= 1024 {
+		return n
+	}
+	return DefaultPollers
+}
+
+// startPollers starts the pollers on first use.
+func startPollers() ([]*poller, error) {
 	startOnce.Do(func() {
-		p, err := newPoller()
-		if err != nil {
-			startErr = err
-			return
+		ps := make([]*poller, pollersFor())
+		for i := range ps {
+			p, err := newPoller()
+			if err != nil {
+				for _, q := range ps[:i] {
+					q.close()
+				}
+				startErr = err
+				return
+			}
+			ps[i] = p
+			go p.run()
 		}
-		started.Store(p)
-		go p.run()
+		pollers.Store(&ps)
 	})
-	return started.Load(), startErr
+	if startErr != nil {
+		return nil, startErr
+	}
+	return *pollers.Load(), nil
+}
+
+// pollerFor returns the poller that serves fd.
+func pollerFor(fd int) (*poller, error) {
+	ps, err := startPollers()
+	if err != nil {
+		return nil, err
+	}
+	if fd < 0 {
+		return ps[0], nil
+	}
+	return ps[fd%len(ps)], nil
+}
+
+// isPollDescriptor reports whether fd is one of the pollers' own.
+func isPollDescriptor(fd int) bool {
+	ps := pollers.Load()
+	if ps == nil {
+		return false
+	}
+	for _, p := range *ps {
+		if p.netpollIsPollDescriptor(fd) {
+			return true
+		}
+	}
+	return false
 }
 
 // netpollready delivers one event for the descriptor in slot tagged seq
 // (the runtime's netpollready): it sets the semaphores of the directions in
 // mode to pdReady and wakes their waiters, and records a hangup. An event
 // whose fd was closed since (stale seq) is dropped.
-func (p *poller) netpollready(slot, seq uint32, mode Mode, errOnly, hangup bool, self *waiter) {
+func (p *poller) netpollready(slot, seq uint32, mode Mode, errOnly, hangup bool) {
 	pd := slots.lookup(slot, seq)
 	if pd == nil {
 		p.stats.stale.Add(1)
@@ -143,10 +153,10 @@ func (p *poller) netpollready(slot, seq uint32, mode Mode, errOnly, hangup bool,
 	}
 	if rw != nil {
 		p.stats.wakeups.Add(1)
-		p.wake(rw, self)
+		p.wake(rw)
 	}
 	if ww != nil {
 		p.stats.wakeups.Add(1)
-		p.wake(ww, self)
+		p.wake(ww)
 	}
 }

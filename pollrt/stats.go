@@ -12,15 +12,15 @@ const LatencyBuckets = 24
 // Stats are the poll runtime's counters, cumulative since the process
 // started unless noted.
 type Stats struct {
-	Open     uint64 // descriptors open now
-	Opened   uint64 // descriptors opened (failed Opens included)
-	Closed   uint64 // descriptors closed
-	Slots    uint64 // size of the slot table: the most descriptors ever open at once
-	Polls    uint64 // non-blocking epoll_wait calls by whoever polls
-	Events   uint64 // events delivered to open descriptors (Events/Polls: events per poll)
-	Stale    uint64 // events dropped because their fd had been closed
-	Breaks   uint64 // netpollBreak calls that wrote to the break descriptor
-	Handoffs uint64 // times the poller goroutine took the lead for channel-parked waiters
+	Open    uint64 // descriptors open now
+	Opened  uint64 // descriptors opened (failed Opens included)
+	Closed  uint64 // descriptors closed
+	Slots   uint64 // size of the slot table: the most descriptors ever open at once
+	Pollers uint64 // epoll sets (see SetPollers)
+	Polls   uint64 // non-blocking epoll_wait calls by the poller goroutines
+	Events  uint64 // events delivered to open descriptors (Events/Polls: events per poll)
+	Stale   uint64 // events dropped because their fd had been closed
+	Breaks  uint64 // netpollBreak calls that wrote to the break descriptor
 
 	Waits         uint64 // goroutines that parked in Wait or WaitOnce
 	WakeReady     uint64 // parked goroutines woken by readiness
@@ -33,8 +33,6 @@ type Stats struct {
 	// a waiter's fd ready to the moment the woken goroutine ran. Bucket 0
 	// counts latencies under 512ns, bucket i (0 < i < LatencyBuckets-1)
 	// those in [2^(i+8), 2^(i+9)) ns, the last bucket the rest (over 2s).
-	// A waiter that polls as leader and finds its own fd ready is not
-	// counted: it was already running.
 	WakeLatency [LatencyBuckets]uint64
 }
 
@@ -93,7 +91,10 @@ func ReadStats(s *Stats) {
 	for i := range s.WakeLatency {
 		s.WakeLatency[i] = rtStats.latency[i].Load()
 	}
-	if p := started.Load(); p != nil {
-		p.stats.addTo(s)
+	if ps := pollers.Load(); ps != nil {
+		s.Pollers = uint64(len(*ps))
+		for _, p := range *ps {
+			p.stats.addTo(s)
+		}
 	}
 }

@@ -37,9 +37,16 @@ import (
 // Nothing legitimately comes near it, even under -race on a loaded 2-core box.
 const hangTimeout = 10 * time.Second
 
-// pollerFunc is the function of pollrt's one permanent goroutine, the
-// poller; it is the only goroutine the leak checks ignore.
+// pollerFunc is the function of pollrt's permanent goroutines, one per
+// poller; they are the only goroutines the leak checks ignore.
 const pollerFunc = "github.com/pollnet/pollnet/pollrt.(*poller).run"
+
+// pollerCount is the number of pollrt's pollers (and poller goroutines).
+func pollerCount() int {
+	var s pollrt.Stats
+	pollrt.ReadStats(&s)
+	return int(s.Pollers)
+}
 
 // ---------------------------------------------------------------------------
 // Endpoints.
