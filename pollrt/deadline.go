@@ -35,32 +35,10 @@ func (pd *PollDesc) SetDeadline(t time.Time, mode Mode) {
 		return
 	}
 	if mode == Read || mode == ReadWrite {
-		pd.rd = d
-		pd.rseq++
-		if d > 0 {
-			pd.rtseq = pd.rseq
-			if pd.rt == nil {
-				pd.rt = time.AfterFunc(dur, pd.readDeadline)
-			} else {
-				pd.rt.Reset(dur)
-			}
-		} else if pd.rt != nil {
-			pd.rt.Stop()
-		}
+		pd.setDirDeadline(Read, d, dur)
 	}
 	if mode == Write || mode == ReadWrite {
-		pd.wd = d
-		pd.wseq++
-		if d > 0 {
-			pd.wtseq = pd.wseq
-			if pd.wt == nil {
-				pd.wt = time.AfterFunc(dur, pd.writeDeadline)
-			} else {
-				pd.wt.Reset(dur)
-			}
-		} else if pd.wt != nil {
-			pd.wt.Stop()
-		}
+		pd.setDirDeadline(Write, d, dur)
 	}
 	pd.publishInfo()
 	var rw, ww *waiter
@@ -80,17 +58,47 @@ func (pd *PollDesc) SetDeadline(t time.Time, mode Mode) {
 func (pd *PollDesc) readDeadline()  { pd.deadlineFired(Read) }
 func (pd *PollDesc) writeDeadline() { pd.deadlineFired(Write) }
 
+// dir returns mode's deadline, seq, the seq its timer was armed with, and
+// its timer.
+func (pd *PollDesc) dir(mode Mode) (d *int64, seq, tseq *uint32, t **time.Timer) {
+	if mode == Read {
+		return &pd.rd, &pd.rseq, &pd.rtseq, &pd.rt
+	}
+	return &pd.wd, &pd.wseq, &pd.wtseq, &pd.wt
+}
+
+// setDirDeadline stores mode's deadline d, due in dur, bumps its seq and
+// arms its timer (made on first use, reused after) or stops it. Call with
+// pd.mu held.
+func (pd *PollDesc) setDirDeadline(mode Mode, d int64, dur time.Duration) {
+	dl, seq, tseq, t := pd.dir(mode)
+	*dl = d
+	*seq++
+	switch {
+	case d <= 0:
+		if *t != nil {
+			(*t).Stop()
+		}
+	case *t != nil:
+		*tseq = *seq
+		(*t).Reset(dur)
+	default:
+		*tseq = *seq
+		f := pd.readDeadline
+		if mode == Write {
+			f = pd.writeDeadline
+		}
+		*t = time.AfterFunc(dur, f)
+	}
+}
+
 // deadlineFired runs on a timer. A timer whose deadline was moved or cleared
 // since it was armed (its seq is stale, or the deadline lies ahead) does
 // nothing: the Reset or Stop that moved it is in charge now. Timers can fire
 // concurrently with a Reset, hence both checks under the lock.
 func (pd *PollDesc) deadlineFired(mode Mode) {
-	d, seq, tseq, t := &pd.rd, &pd.rseq, &pd.rtseq, &pd.rt
-	s := &pd.rs
-	if mode == Write {
-		d, seq, tseq, t = &pd.wd, &pd.wseq, &pd.wtseq, &pd.wt
-		s = &pd.ws
-	}
+	d, seq, tseq, t := pd.dir(mode)
+	s := pd.sema(mode)
 	pd.mu.Lock()
 	if !pd.open || *tseq != *seq || *d <= 0 {
 		pd.mu.Unlock()
