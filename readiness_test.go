@@ -3,16 +3,19 @@
 package pollnet_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"os"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/pollnet/pollnet"
+	"github.com/pollnet/pollnet/pollrt"
 	"github.com/stretchr/testify/require"
 )
 
@@ -201,4 +204,85 @@ func TestPeerClosedAndDone(t *testing.T) {
 		require.True(t, s.PeerClosed(), "a closed conn has no live peer")
 		<-s.Done()
 	})
+}
+
+// BenchmarkIdleConnMemory holds conns whose server goroutine waits for a
+// request, the way a keep-alive server does, and reports memory per idle
+// conn (heap plus goroutine stacks, both ends of the conn): parked in Read
+// through a 4 KiB bufio.Reader of its own, as net/http's conns are, or in
+// WaitRead with no reader until data arrives. b.N is the number of conns.
+func BenchmarkIdleConnMemory(b *testing.B) {
+	for _, mode := range []string{"bufio-read", "waitread"} {
+		b.Run(mode, func(b *testing.B) {
+			ln, err := pollnet.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			var parked sync.WaitGroup
+			serve := func(c net.Conn) {
+				pc := c.(*pollnet.Conn)
+				if mode == "waitread" {
+					parked.Done()
+					if pc.WaitRead(context.Background()) != nil {
+						return
+					}
+					bufio.NewReaderSize(pc, 4096).ReadByte()
+					return
+				}
+				br := bufio.NewReaderSize(pc, 4096)
+				parked.Done()
+				br.ReadByte()
+			}
+			memory := func() uint64 {
+				runtime.GC()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				return ms.HeapAlloc + ms.StackInuse
+			}
+			clients := make([]net.Conn, 0, b.N)
+			servers := make([]net.Conn, 0, b.N)
+			defer func() {
+				for _, c := range clients {
+					c.Close()
+				}
+				for _, c := range servers {
+					c.Close()
+				}
+			}()
+			waits := func() uint64 {
+				var s pollrt.Stats
+				pollrt.ReadStats(&s)
+				return s.Waits
+			}
+			before, waitsBefore := memory(), waits()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				c, err := pollnet.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				clients = append(clients, c)
+				s, err := ln.Accept()
+				if err != nil {
+					b.Fatal(err)
+				}
+				servers = append(servers, s)
+				parked.Add(1)
+				go serve(s)
+			}
+			parked.Wait()
+			// Measure once every server goroutine is parked in the poller.
+			for deadline := time.Now().Add(10 * time.Second); waits()-waitsBefore < uint64(b.N); runtime.Gosched() {
+				if time.Now().After(deadline) {
+					b.Fatal("server goroutines did not all park")
+				}
+			}
+			b.StopTimer()
+			after := memory()
+			// Client conns are the same in both modes; what differs is the
+			// server's buffers.
+			b.ReportMetric(float64(after-before)/float64(b.N), "B/conn")
+		})
+	}
 }
