@@ -52,30 +52,7 @@ func echoServer(b *testing.B, ln net.Listener) {
 func BenchmarkPingPong(b *testing.B) {
 	for _, network := range []string{"tcp", "unix"} {
 		for _, st := range benchStacks {
-			b.Run(network+"/"+st.name, func(b *testing.B) {
-				ln, err := st.listen(network, benchAddr(b, network))
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer ln.Close()
-				echoServer(b, ln)
-				c, err := st.dial(network, ln.Addr().String())
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer c.Close()
-				msg := make([]byte, 64)
-				b.ReportAllocs()
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					if _, err := c.Write(msg); err != nil {
-						b.Fatal(err)
-					}
-					if _, err := io.ReadFull(c, msg); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
+			b.Run(network+"/"+st.name, func(b *testing.B) { pingPong(b, st.listen, st.dial, network, false) })
 		}
 	}
 }
@@ -84,32 +61,38 @@ func BenchmarkPingPong(b *testing.B) {
 // Read and Write, as net/http servers do.
 func BenchmarkReadWriteDeadline(b *testing.B) {
 	for _, st := range benchStacks {
-		b.Run(st.name, func(b *testing.B) {
-			ln, err := st.listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer ln.Close()
-			echoServer(b, ln)
-			c, err := st.dial("tcp", ln.Addr().String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			msg := make([]byte, 64)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				c.SetWriteDeadline(time.Now().Add(time.Minute))
-				if _, err := c.Write(msg); err != nil {
-					b.Fatal(err)
-				}
-				c.SetReadDeadline(time.Now().Add(time.Minute))
-				if _, err := io.ReadFull(c, msg); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		b.Run(st.name, func(b *testing.B) { pingPong(b, st.listen, st.dial, "tcp", true) })
+	}
+}
+
+func pingPong(b *testing.B, listen func(string, string) (net.Listener, error), dial func(string, string) (net.Conn, error), network string, deadlines bool) {
+	ln, err := listen(network, benchAddr(b, network))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	echoServer(b, ln)
+	c, err := dial(network, ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	msg := make([]byte, 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if deadlines {
+			c.SetWriteDeadline(time.Now().Add(time.Minute))
+		}
+		if _, err := c.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		if deadlines {
+			c.SetReadDeadline(time.Now().Add(time.Minute))
+		}
+		if _, err := io.ReadFull(c, msg); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
