@@ -27,6 +27,9 @@ var errBadMode = errors.New("pollrt: wait mode must be Read or Write")
 type waiter struct {
 	ch      chan struct{}
 	readyAt atomic.Int64 // nanotime of the wake, for Stats.WakeLatency
+	mode    atomic.Int32 // how it parked (park_linux.go)
+	p       *poller      // the set it parks in (park_linux.go)
+	leadFn  func(uintptr) bool
 }
 
 // Sentinel states of a semaphore. pdNil is the nil pointer.
@@ -132,8 +135,10 @@ type PollDesc struct {
 
 func newPollDesc(slot uint32) *PollDesc {
 	pd := &PollDesc{slot: slot}
-	pd.rs.w.ch = make(chan struct{}, 1)
-	pd.ws.w.ch = make(chan struct{}, 1)
+	for _, w := range []*waiter{&pd.rs.w, &pd.ws.w} {
+		w.ch = make(chan struct{}, 1)
+		w.leadFn = w.leadPoll // made once: a method value allocates
+	}
 	return pd
 }
 
@@ -366,7 +371,7 @@ func (pd *PollDesc) block(mode Mode, interruptible bool) bool {
 	}
 	if pd.checkerr(mode) == pollNoError && !(interruptible && pd.interrupted(mode)) && s.commit() {
 		rtStats.waits.Add(1)
-		<-s.w.ch
+		pd.p.park(&s.w)
 		s.w.woke()
 	}
 	return s.finish()

@@ -4,6 +4,7 @@ package pollrt
 
 import (
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -15,24 +16,32 @@ import (
 // breakTag is the event data of the break descriptor; no slot has it.
 const breakTag = ^uint64(0)
 
-// poller is one epoll set and the goroutine that polls it.
+// poller is one epoll set, polled by a parked waiter or by its poller
+// goroutine (park_linux.go).
 //
-// Strategy: the poller goroutine does not block in epoll_wait. The epoll fd
-// is itself pollable, so it is handed to the Go runtime (os.NewFile on the
-// non-blocking epoll fd) and the goroutine parks in the runtime's poller
-// through SyscallConn().Read, holding no OS thread and no P, and drains the
-// set with zero-timeout epoll_wait calls when the runtime reports it
-// readable. A goroutine blocked in epoll_wait would hold a thread in a
-// syscall with the waiters it woke queued behind it (DESIGN.md,
-// "scheduler").
+// Nobody blocks in epoll_wait. The epoll fd is itself pollable, so it is
+// handed to the Go runtime (os.NewFile on the non-blocking epoll fd); the
+// goroutine that polls the set parks in the runtime's poller through
+// SyscallConn().Read, holding no OS thread and no P, and drains the set
+// with zero-timeout epoll_wait calls when the runtime reports it readable.
+// A goroutine blocked in epoll_wait would hold a thread in a syscall with
+// the waiters it woke queued behind it (DESIGN.md, "scheduler").
 type poller struct {
 	epfd    int
-	breakfd int           // eventfd for netpollBreak
-	wakeSig atomic.Uint32 // 1 while a break is pending: coalesces breaks
-	events  []unix.EpollEvent
+	breakfd int               // eventfd for netpollBreak
+	wakeSig atomic.Uint32     // 1 while a break is pending: coalesces breaks
+	events  []unix.EpollEvent // used only by the goroutine leading the set
 	stats   pollerStats
 	file    *os.File        // epfd as the runtime sees it; kept so it is never finalised
 	rc      syscall.RawConn // file's RawConn: waiting on it parks in the runtime's poller
+
+	// mu orders the changes of leading; followers only grows under it.
+	mu        sync.Mutex
+	leading   bool          // a waiter or the poller goroutine polls the set
+	followers atomic.Int32  // waiters parked on their channels, not yet woken
+	watchers  atomic.Int32  // Done channels not yet closed (see watch)
+	kick      chan struct{} // hands leading to the poller goroutine
+	runFn     func(uintptr) bool
 }
 
 // newPoller is netpollinit: an epoll set with a break descriptor in it, both
@@ -54,7 +63,8 @@ func newPoller() (*poller, error) {
 		unix.Close(epfd)
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
-	p := &poller{epfd: epfd, breakfd: bfd, events: make([]unix.EpollEvent, 128)}
+	p := &poller{epfd: epfd, breakfd: bfd, events: make([]unix.EpollEvent, 128), kick: make(chan struct{}, 1)}
+	p.runFn = p.runPoll
 	if err := unix.SetNonblock(epfd, true); err != nil {
 		unix.Close(bfd)
 		unix.Close(epfd)
@@ -131,7 +141,10 @@ func (p *poller) netpollBreak() {
 // netpoll waits for events and delivers them: delay < 0 blocks until there
 // is one (or a break), 0 only polls, > 0 blocks at most delay. It returns the
 // number of events epoll_wait reported, len(p.events) meaning "maybe more".
-func (p *poller) netpoll(delay time.Duration) int {
+func (p *poller) netpoll(delay time.Duration) int { return p.pollEvents(delay, nil) }
+
+// pollEvents is netpoll for the leader self (nil: not a waiter).
+func (p *poller) pollEvents(delay time.Duration, self *waiter) int {
 	var n int
 	var errno unix.Errno
 	if delay == 0 {
@@ -157,12 +170,12 @@ func (p *poller) netpoll(delay time.Duration) int {
 		// valid epoll fd and buffer.
 		return 0
 	}
-	p.deliver(p.events[:n])
+	p.deliver(p.events[:n], self)
 	return n
 }
 
 // deliver hands the events epoll_wait reported to their descriptors.
-func (p *poller) deliver(events []unix.EpollEvent) {
+func (p *poller) deliver(events []unix.EpollEvent, self *waiter) {
 	for i := range events {
 		ev := &events[i]
 		tag := tagOf(ev)
@@ -181,19 +194,7 @@ func (p *poller) deliver(events []unix.EpollEvent) {
 		}
 		if mode != 0 {
 			p.netpollready(uint32(tag), uint32(tag>>32), mode, ev.Events == unix.EPOLLERR,
-				ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0)
+				ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0, self)
 		}
-	}
-}
-
-// run is the poller goroutine: parked in the runtime's poller until the
-// epoll set has events, then draining it without blocking.
-func (p *poller) run() {
-	drain := func(uintptr) bool {
-		for p.netpoll(0) == len(p.events) {
-		}
-		return false
-	}
-	for p.rc.Read(drain) == nil {
 	}
 }

@@ -9,19 +9,32 @@ package pollrt
 // PeerClosed reports whether the peer has hung up: it closed the
 // connection or shut down its writing side. It turns true when the poller
 // delivers the hangup event, which follows the peer's FIN or RST without
-// any Read. It makes no syscall.
-func (pd *PollDesc) PeerClosed() bool { return pd.info.Load()&infoHangup != 0 }
+// any Read. It makes no syscall while some goroutine polls the
+// descriptor's epoll set (one waits in it, or a Done channel is watched);
+// otherwise it polls the set once, without blocking.
+func (pd *PollDesc) PeerClosed() bool {
+	if pd.info.Load()&infoHangup != 0 {
+		return true
+	}
+	pd.p.pollIfIdle()
+	return pd.info.Load()&infoHangup != 0
+}
 
 // Done returns a channel that is closed when the peer hangs up or pd is
 // evicted. It is made on first use; descriptors that never call Done pay
-// nothing.
+// nothing. Until it is closed, the descriptor's epoll set is polled
+// continuously, so waits in that set are woken through the poller
+// goroutine rather than directly (see park_linux.go).
 func (pd *PollDesc) Done() <-chan struct{} {
 	pd.mu.Lock()
 	defer pd.mu.Unlock()
 	if pd.done == nil {
 		pd.done = make(chan struct{})
 		if pd.hangup || pd.closing {
-			pd.closeDone()
+			pd.doneClosed = true
+			close(pd.done)
+		} else {
+			pd.p.watch()
 		}
 	}
 	return pd.done
@@ -42,6 +55,7 @@ func (pd *PollDesc) setHangup(seq uint32) {
 func (pd *PollDesc) closeDone() {
 	if pd.done != nil && !pd.doneClosed {
 		pd.doneClosed = true
+		pd.p.unwatch() // first, so a receiver from done sees the set unwatched
 		close(pd.done)
 	}
 }

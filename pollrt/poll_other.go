@@ -15,3 +15,15 @@ func (p *poller) netpollIsPollDescriptor(fd int) bool        { return false }
 func (p *poller) netpollBreak()                              {}
 func (p *poller) netpoll(delay time.Duration) int            { return 0 }
 func (p *poller) close()                                     {}
+
+func (p *poller) park(w *waiter)        { <-w.ch }
+func (w *waiter) leadPoll(uintptr) bool { return true }
+func (p *poller) wake(w *waiter)        { p.wakeFrom(w, nil) }
+func (p *poller) wakeFrom(w, self *waiter) {
+	if w != nil {
+		w.ch <- struct{}{}
+	}
+}
+func (p *poller) watch()      {}
+func (p *poller) unwatch()    {}
+func (p *poller) pollIfIdle() {}

@@ -12,7 +12,7 @@ import (
 // netpollBreak), so counting costs an uncontended atomic add off the
 // waiters' path.
 type pollerStats struct {
-	polls, events, stale, wakeups, breaks atomic.Uint64
+	polls, events, stale, wakeups, breaks, leads, handoffs atomic.Uint64
 }
 
 func (ps *pollerStats) addTo(s *Stats) {
@@ -21,14 +21,8 @@ func (ps *pollerStats) addTo(s *Stats) {
 	s.Stale += ps.stale.Load()
 	s.WakeReady += ps.wakeups.Load()
 	s.Breaks += ps.breaks.Load()
-}
-
-// wake signals the waiter an unblock swapped out of a semaphore.
-func (p *poller) wake(w *waiter) {
-	if w != nil {
-		w.readyAt.Store(nanotime())
-		w.ch <- struct{}{}
-	}
+	s.Leads += ps.leads.Load()
+	s.Handoffs += ps.handoffs.Load()
 }
 
 // woke records the wake-up latency of w, which just resumed.
@@ -133,7 +127,8 @@ func isPollDescriptor(fd int) bool {
 // (the runtime's netpollready): it sets the semaphores of the directions in
 // mode to pdReady and wakes their waiters, and records a hangup. An event
 // whose fd was closed since (stale seq) is dropped.
-func (p *poller) netpollready(slot, seq uint32, mode Mode, errOnly, hangup bool) {
+// self is the leader delivering the event, if a waiter is.
+func (p *poller) netpollready(slot, seq uint32, mode Mode, errOnly, hangup bool, self *waiter) {
 	pd := slots.lookup(slot, seq)
 	if pd == nil {
 		p.stats.stale.Add(1)
@@ -153,10 +148,10 @@ func (p *poller) netpollready(slot, seq uint32, mode Mode, errOnly, hangup bool)
 	}
 	if rw != nil {
 		p.stats.wakeups.Add(1)
-		p.wake(rw)
+		p.wakeFrom(rw, self)
 	}
 	if ww != nil {
 		p.stats.wakeups.Add(1)
-		p.wake(ww)
+		p.wakeFrom(ww, self)
 	}
 }

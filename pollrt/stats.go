@@ -22,6 +22,13 @@ type Stats struct {
 	Stale   uint64 // events dropped because their fd had been closed
 	Breaks  uint64 // netpollBreak calls that wrote to the break descriptor
 
+	// Leads counts waits in which the parked goroutine polled its epoll set
+	// itself, so the runtime woke it directly; the other waits were woken
+	// by the goroutine polling the set. Handoffs counts leaders that passed
+	// the set to the poller goroutine because other waiters remained.
+	Leads    uint64
+	Handoffs uint64
+
 	Waits         uint64 // goroutines that parked in Wait or WaitOnce
 	WakeReady     uint64 // parked goroutines woken by readiness
 	WakeTimeout   uint64 // parked goroutines woken by an expired deadline

@@ -1,0 +1,264 @@
+//go:build linux
+
+package pollrt
+
+import (
+	"math/rand"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// startedPoller is a poller of the test's own with its poller goroutine
+// running, so tests can tell which descriptors share an epoll set.
+func startedPoller(t testing.TB) *poller {
+	p := testPoller(t) // its cleanup closes the epoll file, ending run
+	go p.run()
+	return p
+}
+
+// socketpairOn is socketpair with the descriptor opened on p.
+func socketpairOn(t testing.TB, p *poller) (pd *PollDesc, a, b int) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	a, b = fds[0], fds[1]
+	pd, err = openOn(p, a)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		pd.Close()
+		unix.Close(a)
+		unix.Close(b)
+	})
+	return pd, a, b
+}
+
+// waitFor returns once cond holds, failing the test after 10s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		runtime.Gosched()
+	}
+}
+
+func (p *poller) isLeading() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.leading
+}
+
+// TestLeaderWoken parks a goroutine as the leader of its set and wakes it
+// by every cause: its own event (delivered by itself, no break), and the
+// unblocks made by other goroutines (which must break it out of the
+// runtime's poller). Afterwards nobody leads the idle set.
+func TestLeaderWoken(t *testing.T) {
+	cases := []struct {
+		name      string
+		wake      func(pd *PollDesc, b int)
+		want      error
+		wantBreak bool
+	}{
+		{"own event", func(pd *PollDesc, b int) { unix.Write(b, []byte("x")) }, nil, false},
+		{"deadline", func(pd *PollDesc, b int) { pd.SetDeadline(time.Now().Add(-time.Second), Read) }, ErrTimeout, true},
+		{"deadline timer", func(pd *PollDesc, b int) { pd.SetDeadline(time.Now().Add(time.Millisecond), Read) }, ErrTimeout, true},
+		{"evict", func(pd *PollDesc, b int) { pd.Evict() }, ErrClosing, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startedPoller(t)
+			pd, a, b := socketpairOn(t, p)
+			done := ioAsync(pd, a, Read)
+			waitFor(t, "the reader leads", func() bool { return pd.rs.w.mode.Load() == parkLeader })
+			breaks := p.stats.breaks.Load()
+			tc.wake(pd, b)
+			require.ErrorIs(t, recvWithin(t, done, 10*time.Second), tc.want)
+			if tc.wantBreak {
+				require.Equal(t, breaks+1, p.stats.breaks.Load(), "a leader woken from outside needs a break")
+			} else {
+				require.Equal(t, breaks, p.stats.breaks.Load(), "a leader delivering its own event breaks nothing")
+			}
+			require.False(t, p.isLeading(), "an idle set stays led")
+			require.Zero(t, p.stats.handoffs.Load())
+		})
+	}
+}
+
+// TestLeaderWokenByInterrupt wakes a leading WaitOnce with Interrupt.
+func TestLeaderWokenByInterrupt(t *testing.T) {
+	p := startedPoller(t)
+	pd, _, _ := socketpairOn(t, p)
+	require.NoError(t, pd.Prepare(Read))
+	done := make(chan error, 1)
+	go func() { done <- pd.WaitOnce(Read) }()
+	waitFor(t, "the waiter leads", func() bool { return pd.rs.w.mode.Load() == parkLeader })
+	pd.Interrupt(Read)
+	require.NoError(t, recvWithin(t, done, 10*time.Second))
+}
+
+// TestFollowerAndHandoff: the second waiter in a led set follows; when the
+// leader leaves first, the poller goroutine takes the set over, wakes the
+// follower on its event and then lets the set go, so the next waiter leads
+// again.
+func TestFollowerAndHandoff(t *testing.T) {
+	p := startedPoller(t)
+	pd1, a1, b1 := socketpairOn(t, p)
+	pd2, a2, b2 := socketpairOn(t, p)
+
+	done1 := ioAsync(pd1, a1, Read)
+	waitFor(t, "the first reader leads", func() bool { return pd1.rs.w.mode.Load() == parkLeader })
+	done2 := ioAsync(pd2, a2, Read)
+	waitFor(t, "the second reader follows", func() bool { return pd2.rs.w.mode.Load() == parkFollower })
+	require.EqualValues(t, 1, p.followers.Load())
+
+	_, err := unix.Write(b1, []byte("x"))
+	require.NoError(t, err)
+	require.NoError(t, recvWithin(t, done1, 10*time.Second))
+	require.EqualValues(t, 1, p.stats.handoffs.Load(), "the leader left a follower: the poller goroutine must lead")
+	require.True(t, p.isLeading())
+
+	_, err = unix.Write(b2, []byte("x"))
+	require.NoError(t, err)
+	require.NoError(t, recvWithin(t, done2, 10*time.Second))
+	waitFor(t, "the poller goroutine lets the set go", func() bool { return !p.isLeading() })
+
+	done1 = ioAsync(pd1, a1, Read)
+	waitFor(t, "a reader leads again", func() bool { return pd1.rs.w.mode.Load() == parkLeader })
+	_, err = unix.Write(b1, []byte("x"))
+	require.NoError(t, err)
+	require.NoError(t, recvWithin(t, done1, 10*time.Second))
+}
+
+// TestDoneKeepsSetPolled: with nobody waiting, a Done channel makes the
+// poller goroutine poll the set, so the hangup closes it; then the set is
+// let go.
+func TestDoneKeepsSetPolled(t *testing.T) {
+	p := startedPoller(t)
+	pd, _, b := socketpairOn(t, p)
+	done := pd.Done()
+	waitFor(t, "the poller goroutine leads", p.isLeading)
+	require.NoError(t, unix.Shutdown(b, unix.SHUT_WR))
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Done not closed after the peer's shutdown")
+	}
+	require.Zero(t, p.watchers.Load())
+	// The poller goroutine notices on its next wake; a waiter gives it one.
+	pd2, a2, b2 := socketpairOn(t, p)
+	res := ioAsync(pd2, a2, Read)
+	unix.Write(b2, []byte("x"))
+	require.NoError(t, recvWithin(t, res, 10*time.Second))
+	waitFor(t, "the set is let go", func() bool { return !p.isLeading() })
+}
+
+// TestPeerClosedPollsIdleSet: nobody polls the set, yet PeerClosed sees a
+// hangup that is already in it (a unix socket's close queues the event
+// before close returns).
+func TestPeerClosedPollsIdleSet(t *testing.T) {
+	p := startedPoller(t)
+	pd, _, b := socketpairOn(t, p)
+	require.False(t, pd.PeerClosed())
+	require.NoError(t, unix.Shutdown(b, unix.SHUT_WR))
+	require.False(t, p.isLeading())
+	require.True(t, pd.PeerClosed())
+}
+
+// TestParkStorm runs many readers sharing one set, each woken at random by
+// data or an expired deadline, while leaders come and go: no wakeup may be
+// lost (every reader finishes) and no follower stays counted.
+func TestParkStorm(t *testing.T) {
+	const conns, rounds = 16, 200
+	p := startedPoller(t)
+	type end struct {
+		pd   *PollDesc
+		a, b int
+	}
+	ends := make([]end, conns)
+	for i := range ends {
+		pd, a, b := socketpairOn(t, p)
+		ends[i] = end{pd, a, b}
+	}
+	var wg sync.WaitGroup
+	for i, e := range ends {
+		wg.Add(2)
+		go func() { // reader: a byte per round, or a timeout
+			defer wg.Done()
+			for r := 0; r < rounds; r++ {
+				if err := <-ioAsync(e.pd, e.a, Read); err != nil && err != ErrTimeout {
+					t.Errorf("conn %d round %d: %v", i, r, err)
+					return
+				}
+				e.pd.SetDeadline(time.Time{}, Read)
+			}
+		}()
+		go func() { // waker
+			defer wg.Done()
+			rng := rand.New(rand.NewSource(int64(i)))
+			for r := 0; r < rounds; r++ {
+				switch rng.Intn(3) {
+				case 0:
+					e.pd.SetDeadline(time.Now().Add(time.Duration(rng.Intn(50))*time.Microsecond), Read)
+				default:
+					runtime.Gosched()
+				}
+				unix.Write(e.b, []byte("x"))
+			}
+		}()
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(60 * time.Second):
+		buf := make([]byte, 1<<20)
+		t.Fatalf("a reader was never woken:\n%s", buf[:runtime.Stack(buf, true)])
+	}
+	waitFor(t, "every follower is counted out", func() bool { return p.followers.Load() == 0 })
+}
+
+// TestWakeFromAnotherPoller: a poller may deliver an event it read just
+// before the descriptor was closed and its slot reopened for an fd in
+// another set (the seq check passed before the close). The wake must reach
+// the waiter's own set: its leader's break and its follower count.
+func TestWakeFromAnotherPoller(t *testing.T) {
+	a, b := startedPoller(t), startedPoller(t)
+
+	t.Run("leader", func(t *testing.T) {
+		pd, fd, _ := socketpairOn(t, b)
+		done := ioAsync(pd, fd, Read)
+		waitFor(t, "the reader leads its set", func() bool { return pd.rs.w.mode.Load() == parkLeader })
+		a.netpollready(pd.slot, pd.fdseq.Load(), Read, false, false, nil)
+		// The wake is spurious (no data): the reader retries and parks again.
+		waitFor(t, "the reader is woken and leads again", func() bool {
+			return b.stats.breaks.Load() > 0 && pd.rs.w.mode.Load() == parkLeader
+		})
+		pd.Evict()
+		require.ErrorIs(t, recvWithin(t, done, 10*time.Second), ErrClosing)
+	})
+
+	t.Run("follower", func(t *testing.T) {
+		pd1, fd1, _ := socketpairOn(t, b)
+		pd2, fd2, _ := socketpairOn(t, b)
+		done1 := ioAsync(pd1, fd1, Read)
+		waitFor(t, "the first reader leads", func() bool { return pd1.rs.w.mode.Load() == parkLeader })
+		done2 := ioAsync(pd2, fd2, Read)
+		waitFor(t, "the second reader follows", func() bool { return pd2.rs.w.mode.Load() == parkFollower })
+		a.netpollready(pd2.slot, pd2.fdseq.Load(), Read, false, false, nil)
+		waitFor(t, "the follower is woken and follows again", func() bool {
+			return pd2.rs.w.mode.Load() == parkFollower && b.followers.Load() == 1
+		})
+		require.Zero(t, a.followers.Load(), "the follower was counted out of the wrong set")
+		pd1.Evict()
+		pd2.Evict()
+		require.ErrorIs(t, recvWithin(t, done1, 10*time.Second), ErrClosing)
+		require.ErrorIs(t, recvWithin(t, done2, 10*time.Second), ErrClosing)
+	})
+}
