@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,9 +16,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/pollnet/pollnet"
+	"github.com/pollnet/pollnet/pollrt"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,6 +32,16 @@ const (
 	envServe = "POLLBENCH_SERVE" // impl name
 	envMode  = "POLLBENCH_MODE"  // "echo" or "http"
 )
+
+// The parent talks to a child over its stdin and stdout. The child writes
+// its address as the first line of stdout; after that the parent may write
+// a request line to stdin and the child answers with one line on stdout:
+//
+//	stats  → pollrt.Stats as JSON, "error: ..." if it cannot
+//
+// The parent asks only between measurements, so answering costs the
+// measured server nothing. EOF on stdin ends the child.
+const reqStats = "stats"
 
 // serveChild is the whole life of a server child process: listen on a fresh
 // loopback port, announce it on stdout, serve until stdin reaches EOF.
@@ -43,18 +57,22 @@ func serveChild(name, mode string) int {
 		fmt.Fprintf(os.Stderr, "pollbench child: %s listen: %v\n", name, err)
 		return 1
 	}
-	// Stdin is a pipe held by the parent. EOF means the parent closed it or
-	// died, and either way nobody will ever measure this server again.
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
-	}()
 	if _, err := fmt.Fprintln(os.Stdout, ln.Addr().String()); err != nil {
 		return 1
 	}
+	// Stdin is a pipe held by the parent. EOF means the parent closed it or
+	// died, and either way nobody will ever measure this server again.
+	go func() {
+		answer(os.Stdin, os.Stdout)
+		os.Exit(0)
+	}()
 	switch mode {
 	case "echo":
-		serveEcho(ln)
+		handle := im.handle
+		if handle == nil {
+			handle = echo
+		}
+		serveEcho(ln, handle)
 	case "http":
 		serveHTTP(ln)
 	default:
@@ -64,10 +82,36 @@ func serveChild(name, mode string) int {
 	return 0
 }
 
-// serveEcho is the goroutine-per-connection echo server, identical for every
-// impl. Accept errors such as EMFILE are retried with a short backoff, as
+// answer serves the parent's requests, one a line from in, until in ends.
+// A reply is a single write of one line, so a reader never sees half of it.
+func answer(in io.Reader, out io.Writer) {
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		var reply []byte
+		switch req := sc.Text(); req {
+		case reqStats:
+			var st pollrt.Stats
+			pollrt.ReadStats(&st)
+			b, err := json.Marshal(&st)
+			if err != nil {
+				reply = fmt.Appendf(nil, "error: %v", err)
+			} else {
+				reply = b
+			}
+		default:
+			reply = fmt.Appendf(nil, "error: unknown request %q", req)
+		}
+		if _, err := out.Write(append(reply, '\n')); err != nil {
+			return
+		}
+	}
+}
+
+// serveEcho is the goroutine-per-connection echo server, the same for every
+// impl but for the per-conn handler (echo, unless an impl sets its own).
+// Accept errors such as EMFILE are retried with a short backoff, as
 // net/http does, so one resource hiccup does not end the server.
-func serveEcho(ln net.Listener) {
+func serveEcho(ln net.Listener, handle func(net.Conn)) {
 	var backoff time.Duration
 	for {
 		c, err := ln.Accept()
@@ -80,7 +124,7 @@ func serveEcho(ln net.Listener) {
 			continue
 		}
 		backoff = 0
-		go echo(c)
+		go handle(c)
 	}
 }
 
@@ -95,6 +139,45 @@ func echo(c net.Conn) {
 			}
 		}
 		if err != nil {
+			return
+		}
+	}
+}
+
+// echoBufs lends echoWaitRead its read buffers, one per message in flight
+// rather than one per conn.
+var echoBufs = sync.Pool{New: func() any {
+	b := make([]byte, 4096)
+	return &b
+}}
+
+// echoWaitRead is echo for a server that holds no buffer while its conn is
+// idle: it parks in pollnet's WaitRead, which consumes nothing, and borrows
+// a buffer only once a message has arrived, returning it before it waits
+// again. A server parked in Read must own its buffer for as long as it
+// waits, so the idle workload shows the difference as RSS per conn.
+func echoWaitRead(c net.Conn) {
+	defer c.Close()
+	pc, ok := c.(*pollnet.Conn)
+	if !ok {
+		// Serving plain echo under this variant's name would report the
+		// wrong server's figures; failing the conn fails the measurement.
+		fmt.Fprintf(os.Stderr, "pollbench child: waitread: %T has no WaitRead\n", c)
+		return
+	}
+	ctx := context.Background() // no Done channel: WaitRead registers nothing
+	for {
+		if err := pc.WaitRead(ctx); err != nil {
+			return
+		}
+		bp := echoBufs.Get().(*[]byte)
+		n, err := c.Read(*bp)
+		var werr error
+		if n > 0 {
+			_, werr = c.Write((*bp)[:n])
+		}
+		echoBufs.Put(bp)
+		if err != nil || werr != nil {
 			return
 		}
 	}
@@ -134,6 +217,7 @@ func raiseNoFile() {
 type child struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
+	lines <-chan string // the child's stdout, a line at a time; closed at EOF
 	addr  string
 	pid   int
 }
@@ -165,18 +249,25 @@ func startChild(ctx context.Context, im impl, mode string, cpu int, stderr io.Wr
 	if err := startMaybePinned(cmd, cpu); err != nil {
 		return nil, err
 	}
-	c := &child{cmd: cmd, stdin: stdin, pid: cmd.Process.Pid}
-
-	line := make(chan string, 1)
+	lines := make(chan string, 1)
+	c := &child{cmd: cmd, stdin: stdin, lines: lines, pid: cmd.Process.Pid}
 	go func() {
-		s, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- strings.TrimSpace(s)
-		// The child writes nothing more; drain so it can never block on a
-		// full pipe.
-		_, _ = io.Copy(io.Discard, stdout)
+		defer close(lines)
+		// The child writes only its address and one line per request, so
+		// the buffer holds every line someone waits for. Anything else
+		// (an answer that came after its request timed out) is dropped:
+		// this goroutine must keep draining, or a child writing to a
+		// full pipe would block.
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- strings.TrimSpace(sc.Text()):
+			default:
+			}
+		}
 	}()
 	select {
-	case s := <-line:
+	case s := <-lines:
 		if s == "" {
 			c.stop()
 			return nil, fmt.Errorf("%s %s server exited before announcing its address", im.name, mode)
@@ -234,6 +325,41 @@ func firstCPU() (int, error) {
 		}
 	}
 	return 0, errors.New("empty CPU affinity set")
+}
+
+// stats asks the child for its pollrt.Stats. Call it only outside a
+// measured interval: the child's answer takes a goroutine and a few
+// syscalls of the server's time.
+func (c *child) stats(ctx context.Context) (*pollrt.Stats, error) {
+	// An unread line is an answer that came after its request timed out;
+	// it must not be taken for this request's.
+	select {
+	case <-c.lines:
+	default:
+	}
+	if _, err := io.WriteString(c.stdin, reqStats+"\n"); err != nil {
+		return nil, fmt.Errorf("stats request: %w", err)
+	}
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case s, ok := <-c.lines:
+		if !ok {
+			return nil, errors.New("stats: server exited")
+		}
+		if msg, isErr := strings.CutPrefix(s, "error: "); isErr {
+			return nil, fmt.Errorf("stats: server: %s", msg)
+		}
+		var st pollrt.Stats
+		if err := json.Unmarshal([]byte(s), &st); err != nil {
+			return nil, fmt.Errorf("stats: %w", err)
+		}
+		return &st, nil
+	case <-t.C:
+		return nil, errors.New("stats: no answer in 5s")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // stop closes the child's stdin, which ends it, and kills it if it has not

@@ -52,7 +52,8 @@ const streamChunk = 64 << 10
 // the server echoes them back, and reports echoed MB/s (1e6 bytes) over the
 // window after warm-up. Writer and reader are separate goroutines so TCP
 // flow control, not a lock-step protocol, is what paces the transfer.
-func runStream(ctx context.Context, dial dialFunc, addr string, nconns int, warmup, dur time.Duration) (float64, error) {
+// closed is called as the window closes, before the conns are.
+func runStream(ctx context.Context, dial dialFunc, addr string, nconns int, warmup, dur time.Duration, closed func()) (float64, error) {
 	conns := make([]net.Conn, 0, nconns)
 	closeAll := func() {
 		for _, c := range conns {
@@ -112,6 +113,9 @@ func runStream(ctx context.Context, dial dialFunc, addr string, nconns int, warm
 		err = sleepCtx(ctx, dur)
 	}
 	b1, t1 := echoed.Load(), time.Now()
+	if err == nil {
+		closed()
+	}
 	close(stopping)
 	closeAll()
 	wg.Wait() // Close unblocks every Read and Write; deadlines bound the rest
@@ -207,9 +211,11 @@ type idleResult struct {
 
 // runIdle opens n connections to the server whose pid is given, makes each
 // do one 1-byte echo (so the server has certainly accepted it and its
-// goroutine has run and allocated its buffer), lets them sit, and reports the
-// server's RSS growth per connection.
-func runIdle(ctx context.Context, dial dialFunc, addr string, pid, n int) (idleResult, error) {
+// goroutine has run, read and gone back to waiting: a server that reads
+// into a buffer of its own holds it from then on), lets them sit, and reports the
+// server's RSS growth per connection. measured is called once RSS is read,
+// while the conns are still open.
+func runIdle(ctx context.Context, dial dialFunc, addr string, pid, n int, measured func()) (idleResult, error) {
 	var r idleResult
 	// Let the fresh child finish starting up so its RSS is a stable baseline.
 	if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
@@ -278,6 +284,7 @@ func runIdle(ctx context.Context, dial dialFunc, addr string, pid, n int) (idleR
 	if err != nil {
 		return r, err
 	}
+	measured()
 	r.beforeKiB, r.afterKiB = before, after
 	r.perConnBytes = float64(after-before) * 1024 / float64(n)
 	return r, nil

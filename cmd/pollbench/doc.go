@@ -5,5 +5,10 @@
 // (and a net/http variant) from its own child process, a re-execution of
 // this binary; the parent is the one client that drives every server the
 // same way, with implementations interleaved over several rounds so that
-// drift of a noisy machine hits them alike. Run with -h for the flags.
+// drift of a noisy machine hits them alike. One variant, pollnet+waitread,
+// differs in its handler instead (it waits with pollnet's WaitRead and
+// borrows a buffer per message) and is measured in the idle workload only,
+// where the memory that saves shows. After the table, pollbench prints the
+// pollrt statistics each pollnet server reported at the end of its measured
+// window. Run with -h for the flags.
 package main

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pollnet/pollnet/pollrt"
 )
 
 func main() {
@@ -173,6 +175,23 @@ type target struct {
 	im   *impl
 }
 
+// runs reports whether tg is measured in workload w. An external server
+// runs whatever -addr allows.
+func (tg target) runs(w string) bool {
+	return tg.im == nil || tg.im.serves(w)
+}
+
+// targetsOf are the targets measured in workload w, in the order given.
+func targetsOf(targets []target, w string) []target {
+	var out []target
+	for _, t := range targets {
+		if t.runs(w) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // item is one measurement configuration, run once per target per round.
 type item struct {
 	workload string
@@ -206,8 +225,12 @@ type result struct {
 	Start    time.Time          `json:"start"`
 	Seconds  float64            `json:"seconds"` // wall time, child start-up included
 	Figures  map[string]float64 `json:"figures,omitempty"`
-	Note     string             `json:"note,omitempty"`
-	Error    string             `json:"error,omitempty"`
+	// Pollrt is the server's pollrt.Stats at the end of the measured
+	// window, for servers built on pollrt; its derived figures are in
+	// Figures as pollrt_*.
+	Pollrt *pollrt.Stats `json:"pollrt,omitempty"`
+	Note   string        `json:"note,omitempty"`
+	Error  string        `json:"error,omitempty"`
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -293,22 +316,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	started := time.Now()
-	prog := &progress{w: stderr, total: cfg.rounds * len(items) * len(targets), start: started}
+	total := 0
+	for _, it := range items {
+		total += cfg.rounds * len(targetsOf(targets, it.workload))
+	}
+	prog := &progress{w: stderr, total: total, start: started}
 	var results []result
 	var failures int
 
 	// Global warm-up: the first server start and the first seconds of load
 	// on an idle VM (page cache, CPU frequency, the host's scheduler) are
 	// slower than everything after; let no measured target pay for it.
-	for _, tg := range targets {
+	// A variant measured in some workloads only gets no warm-up: by its
+	// turn the machine is warm.
+	wu := item{workload: "rtt", conns: 16}
+	for _, tg := range targetsOf(targets, wu.workload) {
 		if len(items) == 0 {
 			break
 		}
 		prog.show("warm-up " + tg.name)
-		wu := item{workload: "rtt", conns: 16}
 		c := cfg
 		c.warmup, c.duration = 0, max(2*cfg.warmup, 50*time.Millisecond)
-		if _, _, err := measure(ctx, c, wu, tg, -1, stderr); err != nil {
+		if _, err := measure(ctx, c, wu, tg, -1, stderr); err != nil {
 			if ctx.Err() != nil {
 				prog.clear()
 				return ctx.Err()
@@ -320,11 +349,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for round := range cfg.rounds {
 		// Alternate the order each round so neither impl always runs first
 		// (right after the other's server exits) or always second.
-		order := slices.Clone(targets)
-		if round%2 == 1 {
-			slices.Reverse(order)
-		}
 		for _, it := range items {
+			order := targetsOf(targets, it.workload)
+			if round%2 == 1 {
+				slices.Reverse(order)
+			}
 			for pos, tg := range order {
 				prog.done++
 				prog.show(fmt.Sprintf("round %d/%d  %s  %s", round+1, cfg.rounds, it.label(), tg.name))
@@ -333,7 +362,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					cpu = pinCPU
 				}
 				t0 := time.Now()
-				figs, note, err := measure(ctx, cfg, it, tg, cpu, stderr)
+				m, err := measure(ctx, cfg, it, tg, cpu, stderr)
 				if ctx.Err() != nil {
 					prog.clear()
 					return ctx.Err()
@@ -341,7 +370,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				r := result{
 					Item: it.label(), Workload: it.workload, Conns: it.conns, Pinned: it.pinned,
 					Impl: tg.name, Round: round, Order: pos, Start: t0,
-					Seconds: time.Since(t0).Seconds(), Figures: figs, Note: note,
+					Seconds: time.Since(t0).Seconds(), Figures: m.figures, Pollrt: m.stats, Note: m.note,
 				}
 				if err != nil {
 					failures++
@@ -357,14 +386,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	elapsed := time.Since(started)
 
 	sum := summarize(items, targets, results, cfg.rounds)
+	statsSum := summarizePollrt(items, targets, results, cfg.rounds)
 	for _, r := range results {
 		if r.Note != "" {
 			notes = append(notes, fmt.Sprintf("%s %s round %d: %s", r.Item, r.Impl, r.Round+1, r.Note))
 		}
 	}
 	printTable(stdout, cfg, targets, sum, notes, elapsed)
+	printPollrtStats(stdout, cfg, targets, statsSum)
 	if cfg.jsonPath != "" {
-		if err := writeJSON(cfg.jsonPath, cfg, targets, results, sum, notes, started, elapsed); err != nil {
+		if err := writeJSON(cfg.jsonPath, cfg, targets, results, sum, statsSum, notes, started, elapsed); err != nil {
 			return err
 		}
 	}
@@ -379,11 +410,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// measurement is what measure returns for one item and target.
+type measurement struct {
+	figures map[string]float64
+	stats   *pollrt.Stats // nil unless the server is built on pollrt
+	note    string
+}
+
 // measure runs one item against one target, on a server child of its own
 // so no measurement inherits another's goroutines, heap or socket state.
-func measure(ctx context.Context, cfg config, it item, tg target, cpu int, stderr io.Writer) (map[string]float64, string, error) {
+//
+// A pollrt server's Stats are read once, as the measured window closes and
+// before the client tears its conns down: asking during the window would
+// put the child's answer into what is measured, and asking after teardown
+// would count a racing number of wake-ups for the closes. They cover the
+// child's life up to then: start-up, connection set-up and warm-up
+// included, as the child is this measurement's alone.
+func measure(ctx context.Context, cfg config, it item, tg target, cpu int, stderr io.Writer) (measurement, error) {
+	var m measurement
 	addr := cfg.addr
 	pid := 0
+	var statsErr error
+	snap := func() {}
 	if tg.im != nil {
 		mode := "echo"
 		if it.workload == "http" {
@@ -391,10 +439,13 @@ func measure(ctx context.Context, cfg config, it item, tg target, cpu int, stder
 		}
 		ch, err := startChild(ctx, *tg.im, mode, cpu, stderr)
 		if err != nil {
-			return nil, "", err
+			return m, err
 		}
 		defer ch.stop()
 		addr, pid = ch.addr, ch.pid
+		if tg.im.pollrt {
+			snap = func() { m.stats, statsErr = ch.stats(ctx) }
+		}
 	}
 	figs := map[string]float64{}
 	switch it.workload {
@@ -412,10 +463,13 @@ func measure(ctx context.Context, cfg config, it item, tg target, cpu int, stder
 					srvMarks = append(srvMarks, d)
 				}
 			}
+			if len(marks) == 2 { // the window has closed
+				snap()
+			}
 		}
 		h, rate, err := runRTT(ctx, addr, it.conns, cfg.warmup, cfg.duration, cpu, mark)
 		if err != nil {
-			return nil, "", err
+			return m, err
 		}
 		if len(marks) == 2 {
 			figs["client_cpu_frac"] = (marks[1] - marks[0]).Seconds() / cfg.duration.Seconds()
@@ -425,7 +479,7 @@ func measure(ctx context.Context, cfg config, it item, tg target, cpu int, stder
 			figs["server_cpu_us_per_rt"] = float64((srvMarks[1] - srvMarks[0]).Microseconds()) / float64(h.TotalCount())
 		}
 		if h.TotalCount() == 0 {
-			return nil, "", errors.New("rtt: no round trip completed in the window")
+			return m, errors.New("rtt: no round trip completed in the window")
 		}
 		for _, p := range rttPercentiles {
 			figs[percentileKey(p)] = float64(h.ValueAtQuantile(p)) / 1e3
@@ -434,25 +488,26 @@ func measure(ctx context.Context, cfg config, it item, tg target, cpu int, stder
 		figs["rt_per_s"] = rate
 		figs["samples"] = float64(h.TotalCount())
 	case "stream":
-		mbps, err := runStream(ctx, cfg.dial, addr, it.conns, cfg.warmup, cfg.duration)
+		mbps, err := runStream(ctx, cfg.dial, addr, it.conns, cfg.warmup, cfg.duration, snap)
 		if err != nil {
-			return nil, "", err
+			return m, err
 		}
 		figs["mb_per_s"] = mbps
 	case "churn":
 		rate, failed, first, err := runChurn(ctx, cfg.dial, addr, cfg.warmup, cfg.duration)
 		if err != nil {
-			return nil, "", err
+			return m, err
 		}
+		snap() // every conn is closed already: churn has no teardown
 		figs["conn_per_s"] = rate
 		figs["failed"] = float64(failed)
 		if failed > 0 {
-			return figs, fmt.Sprintf("%d failed connection attempts, first: %v", failed, first), nil
+			m.note = fmt.Sprintf("%d failed connection attempts, first: %v", failed, first)
 		}
 	case "idle":
-		r, err := runIdle(ctx, cfg.dial, addr, pid, it.conns)
+		r, err := runIdle(ctx, cfg.dial, addr, pid, it.conns, snap)
 		if err != nil {
-			return nil, "", err
+			return m, err
 		}
 		figs["rss_per_conn_bytes"] = r.perConnBytes
 		figs["rss_before_kib"] = float64(r.beforeKiB)
@@ -460,19 +515,30 @@ func measure(ctx context.Context, cfg config, it item, tg target, cpu int, stder
 	case "http":
 		r, err := runWrk(ctx, "http://"+addr+"/", cfg.duration)
 		if err != nil {
-			return nil, "", err
+			return m, err
 		}
+		// wrk has exited and closed its 64 conns: a few wake-ups for
+		// those closes may or may not be counted.
+		snap()
 		figs["req_per_s"] = r.reqPerSec
 		figs["p50_us"] = r.p50us
 		figs["p99_us"] = r.p99us
 		figs["errors"] = float64(r.errors)
 		if r.errors > 0 {
-			return figs, fmt.Sprintf("wrk counted %d errors", r.errors), nil
+			m.note = fmt.Sprintf("wrk counted %d errors", r.errors)
 		}
 	default:
-		return nil, "", fmt.Errorf("unknown workload %q", it.workload)
+		return m, fmt.Errorf("unknown workload %q", it.workload)
 	}
-	return figs, "", nil
+	if m.stats != nil {
+		addPollrtFigures(figs, m.stats)
+	}
+	if statsErr != nil {
+		// The workload's own figures stand; only the statistics are lost.
+		m.note = strings.TrimPrefix(m.note+"; "+statsErr.Error(), "; ")
+	}
+	m.figures = figs
+	return m, nil
 }
 
 // progress is the one \r-rewritten status line on stderr.

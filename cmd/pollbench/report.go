@@ -8,9 +8,12 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/pollnet/pollnet/pollrt"
 )
 
 type figure struct{ key, label string }
@@ -29,6 +32,46 @@ var figures = map[string][]figure{
 	"http":   {{"req_per_s", "req/s"}, {"p50_us", "p50 µs"}, {"p99_us", "p99 µs"}},
 }
 
+// pollrtFigures are the figures taken from a pollrt server's Stats, shown
+// per server after the table (see addPollrtFigures).
+var pollrtFigures = []figure{
+	{"pollrt_waits", "waits"},
+	{"pollrt_wake_ready", "ready"}, {"pollrt_wake_timeout", "timeout"},
+	{"pollrt_wake_close", "close"}, {"pollrt_wake_interrupt", "intr"},
+	{"pollrt_events_per_poll", "ev/poll"}, {"pollrt_breaks", "breaks"},
+	{"pollrt_wake_p50_us", "p50 µs"}, {"pollrt_wake_p99_us", "p99 µs"},
+}
+
+// pollrtCounts are the pollrtFigures that count something.
+var pollrtCounts = map[string]bool{
+	"pollrt_waits": true, "pollrt_wake_ready": true, "pollrt_wake_timeout": true,
+	"pollrt_wake_close": true, "pollrt_wake_interrupt": true, "pollrt_breaks": true,
+}
+
+// addPollrtFigures adds st's pollrtFigures to figs. Events per poll is left
+// out when nothing was polled rather than shown as a 0 that reads as a
+// measurement; the latency quantiles are the upper edges of power-of-two
+// histogram buckets, so they move in steps of 2x.
+func addPollrtFigures(figs map[string]float64, st *pollrt.Stats) {
+	figs["pollrt_waits"] = float64(st.Waits)
+	figs["pollrt_wake_ready"] = float64(st.WakeReady)
+	figs["pollrt_wake_timeout"] = float64(st.WakeTimeout)
+	figs["pollrt_wake_close"] = float64(st.WakeClose)
+	figs["pollrt_wake_interrupt"] = float64(st.WakeInterrupt)
+	figs["pollrt_breaks"] = float64(st.Breaks)
+	if st.Polls > 0 {
+		figs["pollrt_events_per_poll"] = float64(st.Events) / float64(st.Polls)
+	}
+	var samples uint64
+	for _, n := range st.WakeLatency {
+		samples += n
+	}
+	if samples > 0 {
+		figs["pollrt_wake_p50_us"] = float64(st.LatencyQuantile(0.5)) / 1e3
+		figs["pollrt_wake_p99_us"] = float64(st.LatencyQuantile(0.99)) / 1e3
+	}
+}
+
 // row is one figure of one item, summarised over rounds.
 type row struct {
 	Item   string             `json:"item"`
@@ -36,7 +79,7 @@ type row struct {
 	Label  string             `json:"label"`
 	Median map[string]float64 `json:"median"`          // impl → median over rounds
 	Ratio  map[string]float64 `json:"ratio,omitempty"` // impl → median over rounds of impl/base
-	Rounds map[string]int     `json:"rounds"`          // impl → rounds that produced the figure
+	Rounds map[string]int     `json:"rounds"`          // impl → rounds that produced the figure; only impls measured in the item
 }
 
 // baseline is the target ratios are taken against: "net" when present.
@@ -49,7 +92,21 @@ func baseline(targets []target) string {
 	return targets[0].name
 }
 
+// summarize makes the table's rows: one per item and figure of its
+// workload, over the targets measured in that workload.
 func summarize(items []item, targets []target, results []result, rounds int) []row {
+	return summarizeFigures(items, targets, results, rounds, func(w string) []figure { return figures[w] })
+}
+
+// summarizePollrt makes the rows of printPollrtStats: pollrtFigures for
+// every item.
+func summarizePollrt(items []item, targets []target, results []result, rounds int) []row {
+	return summarizeFigures(items, targets, results, rounds, func(string) []figure { return pollrtFigures })
+}
+
+// summarizeFigures makes one row per item and figure that figs gives for
+// the item's workload, over the targets measured in that workload.
+func summarizeFigures(items []item, targets []target, results []result, rounds int, figs func(workload string) []figure) []row {
 	base := baseline(targets)
 	// values[item][impl][figure] is indexed by round; NaN marks a round that
 	// failed, so per-round ratios pair up the right measurements.
@@ -82,11 +139,11 @@ func summarize(items []item, targets []target, results []result, rounds int) []r
 	}
 	var rows []row
 	for _, it := range items {
-		for _, f := range figures[it.workload] {
+		for _, f := range figs(it.workload) {
 			rw := row{Item: it.label(), Figure: f.key, Label: f.label,
 				Median: map[string]float64{}, Ratio: map[string]float64{}, Rounds: map[string]int{}}
 			baseVals := values[rw.Item][base][f.key]
-			for _, t := range targets {
+			for _, t := range targetsOf(targets, it.workload) {
 				v := values[rw.Item][t.name][f.key]
 				n := 0
 				for _, x := range v {
@@ -110,40 +167,124 @@ func summarize(items []item, targets []target, results []result, rounds int) []r
 	return rows
 }
 
+// printTable prints the header line, the table and the notes. Rows whose
+// items were measured on different sets of targets (a variant measured in
+// one workload only) go to tables of their own, so no table carries a
+// column that is empty in most of its rows.
 func printTable(w io.Writer, cfg config, targets []target, rows []row, notes []string, elapsed time.Duration) {
 	base := baseline(targets)
 	fmt.Fprintf(w, "pollbench: %s; %s mode, %d round(s) of %v (+%v warm-up) each; client %s, rtt client raw epoll; took %.1fs\n",
 		env(), cfg.mode, cfg.rounds, cfg.duration, cfg.warmup, cfg.client, elapsed.Seconds())
-	header := []string{"workload", "figure"}
-	for _, t := range targets {
-		header = append(header, t.name)
+	type group struct {
+		targets []target
+		rows    []row
 	}
-	var others []string
-	for _, t := range targets {
-		if t.name != base {
-			others = append(others, t.name)
-			header = append(header, t.name+"/"+base)
-		}
-	}
-	table := [][]string{header}
+	var groups []*group
+	byKey := map[string]*group{}
 	for _, r := range rows {
-		line := []string{r.Item, r.Label}
+		var ts []string
+		var gt []target
 		for _, t := range targets {
-			v, ok := r.Median[t.name]
-			line = append(line, cell(v, ok))
+			if _, ok := r.Rounds[t.name]; ok {
+				ts = append(ts, t.name)
+				gt = append(gt, t)
+			}
 		}
-		for _, o := range others {
-			v, ok := r.Ratio[o]
-			line = append(line, cell(v, ok))
+		key := strings.Join(ts, "\x00")
+		g := byKey[key]
+		if g == nil {
+			g = &group{targets: gt}
+			byKey[key] = g
+			groups = append(groups, g)
 		}
-		table = append(table, line)
+		g.rows = append(g.rows, r)
 	}
-	writeAligned(w, table, 2)
-	if len(others) > 0 {
+	anyRatio := false
+	for i, g := range groups {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		header := []string{"workload", "figure"}
+		for _, t := range g.targets {
+			header = append(header, t.name)
+		}
+		var others []string
+		for _, t := range g.targets {
+			if t.name != base {
+				others = append(others, t.name)
+				header = append(header, t.name+"/"+base)
+			}
+		}
+		anyRatio = anyRatio || len(others) > 0
+		table := [][]string{header}
+		for _, r := range g.rows {
+			line := []string{r.Item, r.Label}
+			for _, t := range g.targets {
+				v, ok := r.Median[t.name]
+				line = append(line, cell(v, ok))
+			}
+			for _, o := range others {
+				v, ok := r.Ratio[o]
+				line = append(line, cell(v, ok))
+			}
+			table = append(table, line)
+		}
+		writeAligned(w, table, 2)
+	}
+	if anyRatio {
 		fmt.Fprintf(w, "ratio: median over rounds of the per-round ratio; below 1 is better for latency and RSS, above 1 for rates.\n")
 	}
 	for _, n := range notes {
 		fmt.Fprintln(w, n)
+	}
+}
+
+// printPollrtStats prints, per server built on pollrt, one line of
+// pollrtFigures per item it was measured in. It prints nothing when no
+// server reported statistics (-addr, or no pollrt server selected).
+func printPollrtStats(w io.Writer, cfg config, targets []target, rows []row) {
+	byItem := map[string]map[string]row{}
+	var items []string
+	for _, r := range rows {
+		if byItem[r.Item] == nil {
+			byItem[r.Item] = map[string]row{}
+			items = append(items, r.Item)
+		}
+		byItem[r.Item][r.Figure] = r
+	}
+	printed := false
+	for _, t := range targets {
+		table := [][]string{{"item"}}
+		for _, f := range pollrtFigures {
+			table[0] = append(table[0], f.label)
+		}
+		for _, it := range items {
+			if byItem[it][pollrtFigures[0].key].Rounds[t.name] == 0 {
+				continue
+			}
+			line := []string{it}
+			for _, f := range pollrtFigures {
+				v, ok := byItem[it][f.key].Median[t.name]
+				if ok && pollrtCounts[f.key] {
+					// A count is exact; three significant digits would
+					// print 0 as "0.00" and hide a small one's digits.
+					line = append(line, strconv.FormatFloat(math.Round(v), 'f', 0, 64))
+				} else {
+					line = append(line, cell(v, ok))
+				}
+			}
+			table = append(table, line)
+		}
+		if len(table) == 1 {
+			continue
+		}
+		fmt.Fprintf(w, "\npollrt stats (%s server)\n", t.name)
+		writeAligned(w, table, 1)
+		printed = true
+	}
+	if printed {
+		fmt.Fprintf(w, "pollrt stats: each server's life up to the end of its measured window (start-up and warm-up included), median of %d round(s);\n", cfg.rounds)
+		fmt.Fprintln(w, "waits: goroutines parked; ready/timeout/close/intr: what woke them; ev/poll: events per epoll_wait; p50/p99: wake-up latency, bucket upper bounds.")
 	}
 }
 
@@ -208,10 +349,13 @@ type jsonReport struct {
 	Baseline string     `json:"baseline"`
 	Results  []result   `json:"results"`
 	Summary  []row      `json:"summary"`
-	Notes    []string   `json:"notes,omitempty"`
+	// PollrtSummary summarises the pollrt_* figures of the servers that
+	// report pollrt.Stats; the raw Stats are in each result.
+	PollrtSummary []row    `json:"pollrt_summary,omitempty"`
+	Notes         []string `json:"notes,omitempty"`
 }
 
-func writeJSON(path string, cfg config, targets []target, results []result, rows []row, notes []string, started time.Time, elapsed time.Duration) error {
+func writeJSON(path string, cfg config, targets []target, results []result, rows, statsRows []row, notes []string, started time.Time, elapsed time.Duration) error {
 	rep := jsonReport{
 		Env: env(), Started: started, Seconds: elapsed.Seconds(),
 		Config: jsonConfig{
@@ -220,6 +364,11 @@ func writeJSON(path string, cfg config, targets []target, results []result, rows
 			Rounds: cfg.rounds, Pin: cfg.pin, AA: cfg.aa, Client: cfg.client, Addr: cfg.addr,
 		},
 		Baseline: baseline(targets), Results: results, Summary: rows, Notes: notes,
+	}
+	for _, r := range statsRows {
+		if len(r.Median) > 0 {
+			rep.PollrtSummary = append(rep.PollrtSummary, r)
+		}
 	}
 	for _, t := range targets {
 		rep.Impls = append(rep.Impls, t.name)

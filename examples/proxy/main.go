@@ -35,6 +35,13 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("proxy %s -> %s", ln.Addr(), *backend)
+	log.Fatal(serve(ln, *network, *backend))
+}
+
+// serve accepts clients on ln and proxies each to addr on network until
+// Accept fails for good (ln closed, for one), and returns that error.
+// Proxies in progress go on after it returns.
+func serve(ln net.Listener, network, addr string) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -42,9 +49,9 @@ func main() {
 				time.Sleep(10 * time.Millisecond) // out of fds: back off
 				continue
 			}
-			log.Fatal(err)
+			return err
 		}
-		go proxy(c, *network, *backend)
+		go proxy(c, network, addr)
 	}
 }
 
