@@ -5,7 +5,6 @@ package pollrt
 import (
 	"os"
 	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -326,32 +325,6 @@ func TestNetpoll(t *testing.T) {
 	require.Zero(t, p.netpoll(0), "the break was consumed")
 }
 
-func TestRunBlockingDeliversAndStops(t *testing.T) {
-	p := testPoller(t)
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	require.NoError(t, err)
-	defer unix.Close(fds[1])
-	defer unix.Close(fds[0])
-	pd, err := openOn(p, fds[0])
-	require.NoError(t, err)
-	defer pd.Close()
-
-	var stop stopFlag
-	stopped := make(chan struct{})
-	go func() { p.runBlocking(&stop.Bool); close(stopped) }()
-	done := ioAsync(pd, fds[0], Read)
-	_, err = unix.Write(fds[1], []byte("x"))
-	require.NoError(t, err)
-	require.NoError(t, recvWithin(t, done, 10*time.Second))
-	stop.Store(true)
-	p.netpollBreak()
-	select {
-	case <-stopped:
-	case <-time.After(10 * time.Second):
-		t.Fatal("runBlocking did not stop")
-	}
-}
-
 func TestOpenRefuses(t *testing.T) {
 	f, err := os.CreateTemp(t.TempDir(), "regular")
 	require.NoError(t, err)
@@ -396,8 +369,6 @@ func TestZeroAllocs(t *testing.T) {
 	})
 	require.Zero(t, rearm, "allocations per deadline re-arm")
 }
-
-type stopFlag struct{ atomic.Bool }
 
 func TestSetPollers(t *testing.T) {
 	require.Error(t, SetPollers(0))

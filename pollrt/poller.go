@@ -45,7 +45,7 @@ var (
 
 // DefaultPollers is the number of pollers when neither SetPollers nor the
 // POLLNET_POLLERS environment variable chooses one.
-const DefaultPollers = 1
+const DefaultPollers = 4
 
 // SetPollers sets the number of pollers (epoll sets), from 1 to 1024. It
 // must be called before the first Open, and returns an error after it or
