@@ -37,8 +37,14 @@ func newFD(sysfd, family int, network string) *netFD {
 }
 
 // init registers the fd with pollrt.
-func (fd *netFD) init() error {
-	pd, err := pollrt.Open(fd.sysfd)
+func (fd *netFD) init() error { return fd.initWith(pollrt.Open) }
+
+// initListener registers a listening fd, whose Accepts wait long, in
+// pollrt's set for long waits.
+func (fd *netFD) initListener() error { return fd.initWith(pollrt.OpenLong) }
+
+func (fd *netFD) initWith(open func(int) (*pollrt.PollDesc, error)) error {
+	pd, err := open(fd.sysfd)
 	if err != nil {
 		return mapPollErr(err)
 	}

@@ -124,7 +124,7 @@ func (lc *ListenConfig) bindListen(ctx context.Context, network string, family i
 		fd.Close()
 		return nil, os.NewSyscallError("listen", err)
 	}
-	if err := fd.init(); err != nil {
+	if err := fd.initListener(); err != nil {
 		fd.Close()
 		return nil, err
 	}
@@ -282,9 +282,10 @@ func (d *Dialer) dialOne(ctx context.Context, network string, family int, v6only
 	return newConn(fd, d.KeepAlive, d.KeepAliveConfig), nil
 }
 
-// fileSocket duplicates f's fd as a non-blocking stream socket netFD,
-// or reports ok false for anything pollnet does not serve.
-func fileSocket(f *os.File) (fd *netFD, ok bool, err error) {
+// fileSocket duplicates f's fd as a non-blocking stream socket netFD (a
+// listener's if listener is set), or reports ok false for anything pollnet
+// does not serve.
+func fileSocket(f *os.File, listener bool) (fd *netFD, ok bool, err error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return nil, false, err
@@ -328,7 +329,11 @@ func fileSocket(f *os.File) (fd *netFD, ok bool, err error) {
 		return nil, false, os.NewSyscallError("setnonblock", err)
 	}
 	fd = newFD(ns, family, network)
-	if err := fd.init(); err != nil {
+	init := fd.init
+	if listener {
+		init = fd.initListener
+	}
+	if err := init(); err != nil {
 		fd.Close()
 		return nil, false, err
 	}
@@ -337,7 +342,7 @@ func fileSocket(f *os.File) (fd *netFD, ok bool, err error) {
 }
 
 func fileConn(f *os.File) (net.Conn, error) {
-	fd, ok, err := fileSocket(f)
+	fd, ok, err := fileSocket(f, false)
 	if err != nil {
 		return nil, &net.OpError{Op: "file", Net: "file+net", Source: nil, Addr: fileAddr(f.Name()), Err: err}
 	}
@@ -351,7 +356,7 @@ func fileConn(f *os.File) (net.Conn, error) {
 }
 
 func fileListener(f *os.File) (net.Listener, error) {
-	fd, ok, err := fileSocket(f)
+	fd, ok, err := fileSocket(f, true)
 	if err != nil {
 		return nil, &net.OpError{Op: "file", Net: "file+net", Source: nil, Addr: fileAddr(f.Name()), Err: err}
 	}

@@ -148,8 +148,18 @@ func newPollDesc(slot uint32) *PollDesc {
 // descriptors, ErrNotSupported where there is no backend, and an
 // *os.SyscallError otherwise. Open does not take ownership of fd: the caller
 // closes it after Close.
-func Open(fd int) (*PollDesc, error) {
-	p, err := pollerFor(fd)
+func Open(fd int) (*PollDesc, error) { return open(fd, false) }
+
+// OpenLong is Open for a descriptor whose waits are long and rare, such as
+// a listening socket's. Such descriptors share an epoll set of their own:
+// a goroutine parked for long in a set polls it, so the other waiters in
+// that set are woken through the poller goroutine instead of directly by
+// the runtime (see park_linux.go), and a listener should not do that to
+// the conns that happen to share its set.
+func OpenLong(fd int) (*PollDesc, error) { return open(fd, true) }
+
+func open(fd int, long bool) (*PollDesc, error) {
+	p, err := pollerFor(fd, long)
 	if err != nil {
 		return nil, err
 	}

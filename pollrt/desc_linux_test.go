@@ -332,7 +332,7 @@ func TestOpenRefuses(t *testing.T) {
 	_, err = Open(int(f.Fd()))
 	require.ErrorIs(t, err, ErrNotPollable)
 
-	p, err := pollerFor(0)
+	p, err := pollerFor(0, false)
 	require.NoError(t, err)
 	_, err = Open(p.epfd)
 	require.ErrorIs(t, err, ErrNotPollable)
@@ -373,16 +373,23 @@ func TestZeroAllocs(t *testing.T) {
 func TestSetPollers(t *testing.T) {
 	require.Error(t, SetPollers(0))
 	require.Error(t, SetPollers(1025))
-	_, err := pollerFor(0) // the pollers are running
+	_, err := pollerFor(0, false) // the pollers are running
 	require.NoError(t, err)
 	require.Error(t, SetPollers(2), "SetPollers after the first Open must fail")
 	var s Stats
 	ReadStats(&s)
-	require.Equal(t, uint64(pollersFor()), s.Pollers)
-	// fds spread over the pollers by number.
-	if s.Pollers > 1 {
-		p0, _ := pollerFor(0)
-		p1, _ := pollerFor(1)
-		require.NotSame(t, p0, p1)
+	n := pollersFor()
+	require.Equal(t, uint64(n+1), s.Pollers, "SetPollers' count and the long waits' set")
+	// fds spread over the pollers by number; long waits have their own.
+	long, _ := pollerFor(0, true)
+	for fd := 0; fd < 2*n; fd++ {
+		p, _ := pollerFor(fd, false)
+		q, _ := pollerFor(fd+n, false)
+		require.Same(t, p, q)
+		require.NotSame(t, long, p)
+		if n > 1 {
+			r, _ := pollerFor(fd+1, false)
+			require.NotSame(t, p, r)
+		}
 	}
 }

@@ -33,7 +33,9 @@ func (w *waiter) woke() {
 }
 
 // The process's pollers: each an epoll set with its own poller goroutine.
-// A descriptor belongs to pollers[fd % len(pollers)]. Several sets spread
+// A descriptor opened with Open belongs to pollers[fd % n], n the count
+// SetPollers chooses; the last poller, pollers[n], holds the descriptors
+// opened with OpenLong. Several sets spread
 // the delivery work over goroutines that the scheduler can run on several
 // Ps; the price is an epoll fd per set and smaller batches per poll.
 var (
@@ -76,7 +78,7 @@ func pollersFor() int {
 // startPollers starts the pollers on first use.
 func startPollers() ([]*poller, error) {
 	startOnce.Do(func() {
-		ps := make([]*poller, pollersFor())
+		ps := make([]*poller, pollersFor()+1)
 		for i := range ps {
 			p, err := newPoller()
 			if err != nil {
@@ -97,16 +99,20 @@ func startPollers() ([]*poller, error) {
 	return *pollers.Load(), nil
 }
 
-// pollerFor returns the poller that serves fd.
-func pollerFor(fd int) (*poller, error) {
+// pollerFor returns the poller that serves fd, or the long waits' poller.
+func pollerFor(fd int, long bool) (*poller, error) {
 	ps, err := startPollers()
 	if err != nil {
 		return nil, err
 	}
-	if fd < 0 {
+	n := len(ps) - 1
+	switch {
+	case long:
+		return ps[n], nil
+	case fd < 0:
 		return ps[0], nil
 	}
-	return ps[fd%len(ps)], nil
+	return ps[fd%n], nil
 }
 
 // isPollDescriptor reports whether fd is one of the pollers' own.

@@ -16,7 +16,7 @@ type Stats struct {
 	Opened  uint64 // descriptors opened (failed Opens included)
 	Closed  uint64 // descriptors closed
 	Slots   uint64 // size of the slot table: the most descriptors ever open at once
-	Pollers uint64 // epoll sets (see SetPollers)
+	Pollers uint64 // epoll sets: SetPollers' count, plus one for OpenLong
 	Polls   uint64 // non-blocking epoll_wait calls by the poller goroutines
 	Events  uint64 // events delivered to open descriptors (Events/Polls: events per poll)
 	Stale   uint64 // events dropped because their fd had been closed

@@ -35,7 +35,7 @@ var figures = map[string][]figure{
 // pollrtFigures are the figures taken from a pollrt server's Stats, shown
 // per server after the table (see addPollrtFigures).
 var pollrtFigures = []figure{
-	{"pollrt_waits", "waits"},
+	{"pollrt_waits", "waits"}, {"pollrt_leads", "led"},
 	{"pollrt_wake_ready", "ready"}, {"pollrt_wake_timeout", "timeout"},
 	{"pollrt_wake_close", "close"}, {"pollrt_wake_interrupt", "intr"},
 	{"pollrt_events_per_poll", "ev/poll"}, {"pollrt_breaks", "breaks"},
@@ -44,7 +44,7 @@ var pollrtFigures = []figure{
 
 // pollrtCounts are the pollrtFigures that count something.
 var pollrtCounts = map[string]bool{
-	"pollrt_waits": true, "pollrt_wake_ready": true, "pollrt_wake_timeout": true,
+	"pollrt_waits": true, "pollrt_leads": true, "pollrt_wake_ready": true, "pollrt_wake_timeout": true,
 	"pollrt_wake_close": true, "pollrt_wake_interrupt": true, "pollrt_breaks": true,
 }
 
@@ -54,6 +54,7 @@ var pollrtCounts = map[string]bool{
 // histogram buckets, so they move in steps of 2x.
 func addPollrtFigures(figs map[string]float64, st *pollrt.Stats) {
 	figs["pollrt_waits"] = float64(st.Waits)
+	figs["pollrt_leads"] = float64(st.Leads)
 	figs["pollrt_wake_ready"] = float64(st.WakeReady)
 	figs["pollrt_wake_timeout"] = float64(st.WakeTimeout)
 	figs["pollrt_wake_close"] = float64(st.WakeClose)
@@ -284,7 +285,7 @@ func printPollrtStats(w io.Writer, cfg config, targets []target, rows []row) {
 	}
 	if printed {
 		fmt.Fprintf(w, "pollrt stats: each server's life up to the end of its measured window (start-up and warm-up included), median of %d round(s);\n", cfg.rounds)
-		fmt.Fprintln(w, "waits: goroutines parked; ready/timeout/close/intr: what woke them; ev/poll: events per epoll_wait; p50/p99: wake-up latency, bucket upper bounds.")
+		fmt.Fprintln(w, "waits: goroutines parked; led: of those, parked polling their own epoll set (woken directly by the runtime); ready/timeout/close/intr: what woke them; ev/poll: events per epoll_wait; p50/p99: wake-up latency, bucket upper bounds.")
 	}
 }
 
