@@ -16,11 +16,22 @@ import (
 // b is blocking and plain. Both are closed when the test ends.
 func socketpair(t testing.TB) (pd *PollDesc, a, b int) {
 	t.Helper()
+	return socketpairOn(t, nil)
+}
+
+// socketpairOn is socketpair with a opened on poller p (nil: the process's
+// pollers, as Open chooses).
+func socketpairOn(t testing.TB, p *poller) (pd *PollDesc, a, b int) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	require.NoError(t, err)
 	a, b = fds[0], fds[1]
 	require.NoError(t, unix.SetNonblock(a, true))
-	pd, err = Open(a)
+	if p == nil {
+		pd, err = Open(a)
+	} else {
+		pd, err = openOn(p, a)
+	}
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		pd.Close()

@@ -21,22 +21,6 @@ func startedPoller(t testing.TB) *poller {
 	return p
 }
 
-// socketpairOn is socketpair with the descriptor opened on p.
-func socketpairOn(t testing.TB, p *poller) (pd *PollDesc, a, b int) {
-	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	require.NoError(t, err)
-	a, b = fds[0], fds[1]
-	pd, err = openOn(p, a)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		pd.Close()
-		unix.Close(a)
-		unix.Close(b)
-	})
-	return pd, a, b
-}
-
 // waitFor returns once cond holds, failing the test after 10s.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
