@@ -24,6 +24,13 @@
 // Only one goroutine may wait per direction at a time; the caller serialises
 // readers and writers (pollnet's fd mutex does).
 //
+// Descriptors are spread over a few epoll sets ([SetPollers]; listeners,
+// opened with [OpenLong], share one of their own). A goroutine that parks
+// in a set nobody polls polls it itself, parked in the Go runtime's poller
+// on the epoll fd, so the runtime wakes it directly when its fd is ready;
+// goroutines parking in a set already polled wait to be woken by whoever
+// polls it, a waiter or the set's poller goroutine (park_linux.go).
+//
 // On platforms without a backend (anything but Linux today) Open returns
 // [ErrNotSupported].
 package pollrt

@@ -17,7 +17,7 @@ type Stats struct {
 	Closed  uint64 // descriptors closed
 	Slots   uint64 // size of the slot table: the most descriptors ever open at once
 	Pollers uint64 // epoll sets: SetPollers' count, plus one for OpenLong
-	Polls   uint64 // non-blocking epoll_wait calls by the poller goroutines
+	Polls   uint64 // non-blocking epoll_wait calls by whoever polled the sets
 	Events  uint64 // events delivered to open descriptors (Events/Polls: events per poll)
 	Stale   uint64 // events dropped because their fd had been closed
 	Breaks  uint64 // netpollBreak calls that wrote to the break descriptor
