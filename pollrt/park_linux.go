@@ -54,25 +54,28 @@ func (p *poller) park(w *waiter) {
 	}
 	w.p = p // for the waker, which sees it once it sees the mode below
 	p.mu.Lock()
+	role := parkLeader
 	if p.leading {
+		role = parkFollower
 		p.followers.Add(1)
-		if !w.mode.CompareAndSwap(parkNone, parkFollower) {
-			p.followers.Add(-1) // woken already: its waker did not count it
+	}
+	switch {
+	case !w.mode.CompareAndSwap(parkNone, role):
+		// Woken already, and its waker did not count it as a follower.
+		if role == parkFollower {
+			p.followers.Add(-1)
 		}
-		p.mu.Unlock()
-		<-w.ch
-		w.mode.Store(parkNone)
-		return
+		role = parkNone
+	case role == parkLeader:
+		p.leading = true
 	}
-	if !w.mode.CompareAndSwap(parkNone, parkLeader) {
-		p.mu.Unlock()
-		<-w.ch
-		w.mode.Store(parkNone)
-		return
-	}
-	p.leading = true
 	p.mu.Unlock()
 
+	if role != parkLeader {
+		<-w.ch
+		w.mode.Store(parkNone)
+		return
+	}
 	p.stats.leads.Add(1)
 	if p.rc.Read(w.leadFn) != nil {
 		// The epoll file is closed only when a test discards its poller;
