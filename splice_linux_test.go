@@ -87,6 +87,23 @@ func zcHashCount(r io.Reader) ([]byte, int64, error) {
 	}
 }
 
+// onceThenRefused wraps raw (splice or sendfile) for the calls mine
+// selects: the first moves at most limit bytes, stored in moved, and every
+// later one fails with EINVAL, as a kernel refusing the copy would.
+func onceThenRefused(raw func(out, in, n int) (int, error), mine func(out, in int) bool, limit int, moved *atomic.Int64) func(out, in, n int) (int, error) {
+	return func(out, in, n int) (int, error) {
+		if !mine(out, in) {
+			return raw(out, in, n)
+		}
+		if moved.Load() > 0 {
+			return 0, syscall.EINVAL
+		}
+		m, err := raw(out, in, min(n, limit))
+		moved.Store(int64(m))
+		return m, err
+	}
+}
+
 func zcSum(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
 
 type zcCloseWriter interface{ CloseWrite() error }
@@ -405,17 +422,8 @@ func TestSpliceLimitedReader(t *testing.T) {
 				// The user-space rest of the copy must honour N too.
 				srcfd := zcSysfd(t, A)
 				var moved atomic.Int64
-				defer pollnet.SetSpliceHook(func(out, in, max int) (int, error) {
-					if in != srcfd {
-						return pollnet.RawSplice(out, in, max)
-					}
-					if moved.Load() > 0 {
-						return 0, syscall.EINVAL
-					}
-					n, err := pollnet.RawSplice(out, in, min(max, zcChunk))
-					moved.Store(int64(n))
-					return n, err
-				})()
+				defer pollnet.SetSpliceHook(onceThenRefused(pollnet.RawSplice,
+					func(out, in int) bool { return in == srcfd }, zcChunk, &moved))()
 				wantSpliced = moved.Load
 			}
 			want := zcStream(0, N+extra)
@@ -548,17 +556,8 @@ func TestSendfile(t *testing.T) {
 		S, B := e.pair("net", "pollnet", "tcp")
 		dstfd := zcSysfd(t, B)
 		var first atomic.Int64 // bytes the one allowed sendfile moved
-		defer pollnet.SetSendfileHook(func(out, in, count int) (int, error) {
-			if out != dstfd {
-				return pollnet.RawSendfile(out, in, count)
-			}
-			if first.Load() > 0 {
-				return 0, syscall.EINVAL
-			}
-			n, err := pollnet.RawSendfile(out, in, min(count, zcChunk))
-			first.Store(int64(n))
-			return n, err
-		})()
+		defer pollnet.SetSendfileHook(onceThenRefused(pollnet.RawSendfile,
+			func(out, in int) bool { return out == dstfd }, zcChunk, &first))()
 		backend := make(chan []byte, 1)
 		e.goFn(func() {
 			b, _ := io.ReadAll(S)
@@ -900,32 +899,12 @@ func TestSpliceFallback(t *testing.T) {
 		}},
 		// One drain succeeds, the next is refused (the pipe is empty then).
 		{"drain-refused-later", func(srcfd, dstfd int, moved *atomic.Int64) func(int, int, int) (int, error) {
-			return func(out, in, max int) (int, error) {
-				if in != srcfd {
-					return pollnet.RawSplice(out, in, max)
-				}
-				if moved.Load() > 0 {
-					return 0, syscall.EINVAL
-				}
-				n, err := pollnet.RawSplice(out, in, min(max, zcChunk))
-				moved.Store(int64(n))
-				return n, err
-			}
+			return onceThenRefused(pollnet.RawSplice, func(out, in int) bool { return in == srcfd }, zcChunk, moved)
 		}},
 		// The pump moves at most 1000 bytes, then is refused with the rest
 		// of the drained bytes in the pipe: they must reach B first.
 		{"pump-refused-with-data-in-pipe", func(srcfd, dstfd int, moved *atomic.Int64) func(int, int, int) (int, error) {
-			return func(out, in, max int) (int, error) {
-				if out != dstfd {
-					return pollnet.RawSplice(out, in, max)
-				}
-				if moved.Load() > 0 {
-					return 0, syscall.EINVAL
-				}
-				n, err := pollnet.RawSplice(out, in, min(max, 1000))
-				moved.Store(int64(n))
-				return n, err
-			}
+			return onceThenRefused(pollnet.RawSplice, func(out, in int) bool { return out == dstfd }, 1000, moved)
 		}},
 	}
 	kinds := []struct {
