@@ -183,9 +183,7 @@ func TestCloseDeliversWrittenData(t *testing.T) {
 								}, c)
 								got := await(t, goDrain(t, s), "reading to EOF")
 								require.NoError(t, await(t, written, "Write and Close"))
-								requireEOF(t, got.err)
-								require.Equal(t, int64(total), got.total)
-								require.Equal(t, w.digest(), got.sum, "SHA-256 of the stream")
+								w.requireArrived(t, got, total)
 							})
 						}
 					}

@@ -95,9 +95,7 @@ func TestDeadlineZeroClears(t *testing.T) {
 						}, c)
 						got := await(t, goDrain(t, s), "reading to EOF")
 						require.NoError(t, await(t, written, "Write"))
-						requireEOF(t, got.err)
-						require.Equal(t, int64(total), got.total)
-						require.Equal(t, w.digest(), got.sum)
+						w.requireArrived(t, got, total)
 					})
 				})
 			}
@@ -161,9 +159,7 @@ func TestDeadlineMovedWhileBlocked(t *testing.T) {
 								require.NoError(t, await(t, written, "Write"))
 								require.NoError(t, c.Close())
 								got := await(t, drain, "reading to EOF")
-								requireEOF(t, got.err)
-								require.Equal(t, int64(total), got.total)
-								require.Equal(t, w.digest(), got.sum)
+								w.requireArrived(t, got, total)
 								return true
 							})
 						})
@@ -206,9 +202,7 @@ func TestDeadlineMovedWhileBlocked(t *testing.T) {
 							// The bytes reported written are exactly those the peer gets.
 							require.NoError(t, c.Close())
 							got := await(t, goDrain(t, s), "reading to EOF")
-							requireEOF(t, got.err)
-							require.Equal(t, w.total, got.total)
-							require.Equal(t, w.digest(), got.sum)
+							w.requireArrived(t, got, w.total)
 						})
 					}
 				})
@@ -254,9 +248,7 @@ func TestDeadlineIndependent(t *testing.T) {
 						require.NoError(t, await(t, written, "Write"))
 						require.NoError(t, c.Close())
 						got := await(t, drain, "reading to EOF")
-						requireEOF(t, got.err)
-						require.Equal(t, int64(total), got.total)
-						require.Equal(t, w.digest(), got.sum)
+						w.requireArrived(t, got, total)
 					})
 					t.Run("write-timeout/read-blocked", func(t *testing.T) {
 						// A Read blocked with no read deadline survives a write
@@ -326,9 +318,7 @@ func TestDeadlineRecovery(t *testing.T) {
 						}, s)
 						got := await(t, goDrain(t, c), "reading to EOF")
 						require.NoError(t, await(t, written, "Write"))
-						requireEOF(t, got.err)
-						require.Equal(t, int64(total), got.total)
-						require.Equal(t, w.digest(), got.sum)
+						w.requireArrived(t, got, total)
 					})
 					t.Run("write-to-non-reading-peer", func(t *testing.T) {
 						// Against a peer that never reads, Writes time out (the
@@ -359,9 +349,7 @@ func TestDeadlineRecovery(t *testing.T) {
 						require.NoError(t, bounded(t, "Write", func() error { return w.writeTotal(4 << 20) }, c))
 						require.NoError(t, c.Close())
 						got := await(t, drain, "reading to EOF")
-						requireEOF(t, got.err)
-						require.Equal(t, w.total, got.total)
-						require.Equal(t, w.digest(), got.sum)
+						w.requireArrived(t, got, w.total)
 					})
 				})
 			}

@@ -331,6 +331,15 @@ func (w *streamWriter) writeTotal(total int64) error {
 
 func (w *streamWriter) digest() []byte { return w.sum.Sum(nil) }
 
+// requireArrived asserts the reader got exactly total bytes, ending in a
+// clean EOF, with the SHA-256 of what w wrote.
+func (w *streamWriter) requireArrived(t testing.TB, got drained, total int64) {
+	t.Helper()
+	requireEOF(t, got.err)
+	require.Equal(t, total, got.total)
+	require.Equal(t, w.digest(), got.sum, "SHA-256 of the stream")
+}
+
 // drained is what a reader received until the end of the stream.
 type drained struct {
 	total int64
