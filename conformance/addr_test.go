@@ -146,22 +146,16 @@ func TestDialLocalhost(t *testing.T) {
 // returned listener, so a cancelled context does not stop listening on a
 // literal address (nothing to resolve), and the listener keeps working.
 func TestListenContextIgnoresCancelOnLiteral(t *testing.T) {
-	for _, st := range stacks {
-		t.Run(st.name, func(t *testing.T) {
-			for _, network := range testNetworks() {
-				t.Run(network, func(t *testing.T) {
-					ctx, cancel := context.WithCancel(context.Background())
-					cancel()
-					ln, err := st.listenContext(ctx, network, localAddr(t, network))
-					require.NoError(t, err)
-					t.Cleanup(func() { ln.Close() })
-					c, s := connect(t, ln, st.dial, network)
-					writeString(t, c, "ping")
-					readString(t, s, "ping")
-				})
-			}
-		})
-	}
+	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		ln, err := st.listenContext(ctx, network, localAddr(t, network))
+		require.NoError(t, err)
+		t.Cleanup(func() { ln.Close() })
+		c, s := connect(t, ln, st.dial, network)
+		writeString(t, c, "ping")
+		readString(t, s, "ping")
+	})
 }
 
 // TestUnixSocketFile: a unix listener creates its socket file and removes it on
@@ -198,41 +192,35 @@ func TestUnixSocketFile(t *testing.T) {
 // TestConnAddrs: LocalAddr and RemoteAddr have package net's types, and each
 // end's view matches the other end's and the listener's.
 func TestConnAddrs(t *testing.T) {
-	for _, st := range stacks {
-		t.Run(st.name, func(t *testing.T) {
-			for _, network := range testNetworks() {
-				t.Run(network, func(t *testing.T) {
-					c, s, ln := pairWith(t, st.listen, st.dial, network)
-					for _, a := range []net.Addr{ln.Addr(), c.LocalAddr(), c.RemoteAddr(), s.LocalAddr(), s.RemoteAddr()} {
-						require.NotNil(t, a)
-					}
-					requireAddr(t, ln.Addr(), s.LocalAddr(), "server local = listener")
-					requireAddr(t, ln.Addr(), c.RemoteAddr(), "client remote = listener")
-					requireAddr(t, c.LocalAddr(), s.RemoteAddr(), "client local = server remote")
+	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+		c, s, ln := pairWith(t, st.listen, st.dial, network)
+		for _, a := range []net.Addr{ln.Addr(), c.LocalAddr(), c.RemoteAddr(), s.LocalAddr(), s.RemoteAddr()} {
+			require.NotNil(t, a)
+		}
+		requireAddr(t, ln.Addr(), s.LocalAddr(), "server local = listener")
+		requireAddr(t, ln.Addr(), c.RemoteAddr(), "client remote = listener")
+		requireAddr(t, c.LocalAddr(), s.RemoteAddr(), "client local = server remote")
 
-					if network == "unix" {
-						for _, a := range []net.Addr{c.LocalAddr(), c.RemoteAddr(), s.LocalAddr(), s.RemoteAddr()} {
-							require.IsType(t, &net.UnixAddr{}, a)
-							require.Equal(t, "unix", a.Network())
-						}
-						// The dialer's socket is unbound (unnamed); package
-						// net on Linux reports its name as "@".
-						require.Equal(t, &net.UnixAddr{Name: "@", Net: "unix"}, c.LocalAddr())
-						return
-					}
-					want := loopbackIP[network]
-					for _, a := range []net.Addr{c.LocalAddr(), c.RemoteAddr(), s.LocalAddr(), s.RemoteAddr()} {
-						ta, ok := a.(*net.TCPAddr)
-						require.True(t, ok, "%T, want *net.TCPAddr", a)
-						require.Equal(t, "tcp", a.Network())
-						require.True(t, want.Equal(ta.IP), "IP %v, want %v", ta.IP, want)
-						require.NotZero(t, ta.Port)
-					}
-					require.NotEqual(t, c.LocalAddr().String(), c.RemoteAddr().String())
-				})
+		if network == "unix" {
+			for _, a := range []net.Addr{c.LocalAddr(), c.RemoteAddr(), s.LocalAddr(), s.RemoteAddr()} {
+				require.IsType(t, &net.UnixAddr{}, a)
+				require.Equal(t, "unix", a.Network())
 			}
-		})
-	}
+			// The dialer's socket is unbound (unnamed); package
+			// net on Linux reports its name as "@".
+			require.Equal(t, &net.UnixAddr{Name: "@", Net: "unix"}, c.LocalAddr())
+			return
+		}
+		want := loopbackIP[network]
+		for _, a := range []net.Addr{c.LocalAddr(), c.RemoteAddr(), s.LocalAddr(), s.RemoteAddr()} {
+			ta, ok := a.(*net.TCPAddr)
+			require.True(t, ok, "%T, want *net.TCPAddr", a)
+			require.Equal(t, "tcp", a.Network())
+			require.True(t, want.Equal(ta.IP), "IP %v, want %v", ta.IP, want)
+			require.NotZero(t, ta.Port)
+		}
+		require.NotEqual(t, c.LocalAddr().String(), c.RemoteAddr().String())
+	})
 }
 
 var loopbackIP = map[string]net.IP{"tcp4": net.IPv4(127, 0, 0, 1), "tcp6": net.IPv6loopback}
@@ -240,61 +228,49 @@ var loopbackIP = map[string]net.IP{"tcp4": net.IPv4(127, 0, 0, 1), "tcp6": net.I
 // TestZeroLengthIO: Read and Write with an empty buffer return 0, nil without
 // consuming or sending anything.
 func TestZeroLengthIO(t *testing.T) {
-	for _, st := range stacks {
-		t.Run(st.name, func(t *testing.T) {
-			for _, network := range testNetworks() {
-				t.Run(network, func(t *testing.T) {
-					c, s := pair(t, st, network)
-					for _, buf := range [][]byte{nil, {}} {
-						// Nothing pending: does not block.
-						r := bounded(t, "zero-length Read", func() ioResult {
-							n, err := c.Read(buf)
-							return ioResult{n: n, err: err}
-						}, c)
-						require.Zero(t, r.n)
-						require.NoError(t, r.err)
+	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+		c, s := pair(t, st, network)
+		for _, buf := range [][]byte{nil, {}} {
+			// Nothing pending: does not block.
+			r := bounded(t, "zero-length Read", func() ioResult {
+				n, err := c.Read(buf)
+				return ioResult{n: n, err: err}
+			}, c)
+			require.Zero(t, r.n)
+			require.NoError(t, r.err)
 
-						w := doWrite(t, c, buf)
-						require.Zero(t, w.n)
-						require.NoError(t, w.err)
-					}
+			w := doWrite(t, c, buf)
+			require.Zero(t, w.n)
+			require.NoError(t, w.err)
+		}
 
-					// Data pending: a zero-length Read leaves it in place.
-					writeString(t, s, "ab")
-					readString(t, c, "a")
-					r := doRead(t, c, 0)
-					require.Zero(t, r.n)
-					require.NoError(t, r.err)
-					readString(t, c, "b")
+		// Data pending: a zero-length Read leaves it in place.
+		writeString(t, s, "ab")
+		readString(t, c, "a")
+		r := doRead(t, c, 0)
+		require.Zero(t, r.n)
+		require.NoError(t, r.err)
+		readString(t, c, "b")
 
-					// Zero-length Writes sent nothing: s receives only "xyz".
-					writeString(t, c, "xyz")
-					require.NoError(t, c.Close())
-					got := await(t, goDrain(t, s), "reading to EOF")
-					requireEOF(t, got.err)
-					require.Equal(t, int64(3), got.total)
-				})
-			}
-		})
-	}
+		// Zero-length Writes sent nothing: s receives only "xyz".
+		writeString(t, c, "xyz")
+		require.NoError(t, c.Close())
+		got := await(t, goDrain(t, s), "reading to EOF")
+		requireEOF(t, got.err)
+		require.Equal(t, int64(3), got.total)
+	})
 }
 
 // TestOptionalMethods: the conns and listeners a stack returns have the
 // optional methods code reaches through interface assertions, as package
 // net's *TCPConn, *UnixConn, *TCPListener and *UnixListener do.
 func TestOptionalMethods(t *testing.T) {
-	for _, st := range stacks {
-		t.Run(st.name, func(t *testing.T) {
-			for _, network := range testNetworks() {
-				t.Run(network, func(t *testing.T) {
-					c, s := pair(t, st, network)
-					for _, conn := range []net.Conn{c, s} {
-						require.Implements(t, (*closeWriter)(nil), conn)
-						require.Implements(t, (*closeReader)(nil), conn)
-					}
-					require.Implements(t, (*deadliner)(nil), listenLocal(t, st.listen, network))
-				})
-			}
-		})
-	}
+	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+		c, s := pair(t, st, network)
+		for _, conn := range []net.Conn{c, s} {
+			require.Implements(t, (*closeWriter)(nil), conn)
+			require.Implements(t, (*closeReader)(nil), conn)
+		}
+		require.Implements(t, (*deadliner)(nil), listenLocal(t, st.listen, network))
+	})
 }

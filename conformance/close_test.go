@@ -22,60 +22,54 @@ func TestCloseUnblocks(t *testing.T) {
 		// Give the operation time to block; nothing depends on it having done so.
 		{"after-blocking", 50 * time.Millisecond},
 	}
-	for _, st := range stacks {
-		t.Run(st.name, func(t *testing.T) {
-			for _, network := range testNetworks() {
-				t.Run(network, func(t *testing.T) {
-					for _, wait := range waits {
-						t.Run("read/"+wait.name, func(t *testing.T) {
-							c, _ := pair(t, st, network)
-							res := goRead(t, c, 10)
-							time.Sleep(wait.d)
-							require.NoError(t, c.Close())
-							r := await(t, res, "Read after Close")
-							require.Zero(t, r.n)
-							requireClosed(t, c, r.err, "read", network)
-						})
-						t.Run("read-with-deadline/"+wait.name, func(t *testing.T) {
-							// Close wins over a pending deadline: the error is
-							// net.ErrClosed, not a timeout.
-							c, _ := pair(t, st, network)
-							require.NoError(t, c.SetReadDeadline(time.Now().Add(time.Hour)))
-							res := goRead(t, c, 10)
-							time.Sleep(wait.d)
-							require.NoError(t, c.Close())
-							r := await(t, res, "Read after Close")
-							requireClosed(t, c, r.err, "read", network)
-						})
-						t.Run("write/"+wait.name, func(t *testing.T) {
-							c, _ := pair(t, st, network)
-							w := newStreamWriter(c, bigChunk)
-							res := spawn(t, w.writeUntilError, c)
-							time.Sleep(wait.d)
-							require.NoError(t, c.Close())
-							requireClosed(t, c, await(t, res, "Write after Close"), "write", network)
-						})
-						t.Run("accept/"+wait.name, func(t *testing.T) {
-							ln := listenLocal(t, st.listen, network)
-							res := spawn(t, func() error {
-								c, err := ln.Accept()
-								if c != nil {
-									c.Close()
-								}
-								return err
-							}, ln)
-							time.Sleep(wait.d)
-							require.NoError(t, ln.Close())
-							err := await(t, res, "Accept after Close")
-							oe := requireOpError(t, err, "accept", network)
-							requireAddr(t, ln.Addr(), oe.Addr, "OpError.Addr")
-							require.ErrorIs(t, err, net.ErrClosed)
-						})
+	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+		for _, wait := range waits {
+			t.Run("read/"+wait.name, func(t *testing.T) {
+				c, _ := pair(t, st, network)
+				res := goRead(t, c, 10)
+				time.Sleep(wait.d)
+				require.NoError(t, c.Close())
+				r := await(t, res, "Read after Close")
+				require.Zero(t, r.n)
+				requireClosed(t, c, r.err, "read", network)
+			})
+			t.Run("read-with-deadline/"+wait.name, func(t *testing.T) {
+				// Close wins over a pending deadline: the error is
+				// net.ErrClosed, not a timeout.
+				c, _ := pair(t, st, network)
+				require.NoError(t, c.SetReadDeadline(time.Now().Add(time.Hour)))
+				res := goRead(t, c, 10)
+				time.Sleep(wait.d)
+				require.NoError(t, c.Close())
+				r := await(t, res, "Read after Close")
+				requireClosed(t, c, r.err, "read", network)
+			})
+			t.Run("write/"+wait.name, func(t *testing.T) {
+				c, _ := pair(t, st, network)
+				w := newStreamWriter(c, bigChunk)
+				res := spawn(t, w.writeUntilError, c)
+				time.Sleep(wait.d)
+				require.NoError(t, c.Close())
+				requireClosed(t, c, await(t, res, "Write after Close"), "write", network)
+			})
+			t.Run("accept/"+wait.name, func(t *testing.T) {
+				ln := listenLocal(t, st.listen, network)
+				res := spawn(t, func() error {
+					c, err := ln.Accept()
+					if c != nil {
+						c.Close()
 					}
-				})
-			}
-		})
-	}
+					return err
+				}, ln)
+				time.Sleep(wait.d)
+				require.NoError(t, ln.Close())
+				err := await(t, res, "Accept after Close")
+				oe := requireOpError(t, err, "accept", network)
+				requireAddr(t, ln.Addr(), oe.Addr, "OpError.Addr")
+				require.ErrorIs(t, err, net.ErrClosed)
+			})
+		}
+	})
 }
 
 // TestUseAfterClose: every operation on a closed conn or listener, including
@@ -96,59 +90,53 @@ func TestUseAfterClose(t *testing.T) {
 		{"CloseWrite", "close", func(c net.Conn) error { return c.(closeWriter).CloseWrite() }},
 		{"CloseRead", "close", func(c net.Conn) error { return c.(closeReader).CloseRead() }},
 	}
-	for _, st := range stacks {
-		t.Run(st.name, func(t *testing.T) {
-			for _, network := range testNetworks() {
-				t.Run(network, func(t *testing.T) {
-					for _, tc := range connOps {
-						t.Run("conn/"+tc.name, func(t *testing.T) {
-							c, _ := pair(t, st, network)
-							require.NoError(t, c.Close())
-							err := bounded(t, tc.name, func() error { return tc.call(c) })
-							require.ErrorIs(t, err, net.ErrClosed)
-							if tc.op == "set" {
-								// Set*Deadline errors carry only the local address.
-								oe := requireOpError(t, err, "set", network)
-								require.Nil(t, oe.Source, "OpError.Source")
-								requireAddr(t, c.LocalAddr(), oe.Addr, "OpError.Addr")
-							} else {
-								requireConnOpError(t, c, err, tc.op, network)
-							}
-						})
-					}
-					t.Run("listener/Close", func(t *testing.T) {
-						ln := listenLocal(t, st.listen, network)
-						require.NoError(t, ln.Close())
-						err := ln.Close()
-						require.ErrorIs(t, err, net.ErrClosed)
-						oe := requireOpError(t, err, "close", network)
-						requireAddr(t, ln.Addr(), oe.Addr, "OpError.Addr")
-					})
-					t.Run("listener/Accept", func(t *testing.T) {
-						ln := listenLocal(t, st.listen, network)
-						require.NoError(t, ln.Close())
-						err := bounded(t, "Accept", func() error {
-							c, err := ln.Accept()
-							if c != nil {
-								c.Close()
-							}
-							return err
-						})
-						require.ErrorIs(t, err, net.ErrClosed)
-						oe := requireOpError(t, err, "accept", network)
-						requireAddr(t, ln.Addr(), oe.Addr, "OpError.Addr")
-					})
-					t.Run("listener/SetDeadline", func(t *testing.T) {
-						// Package net returns this one unwrapped (no
-						// *net.OpError), so only errors.Is is part of the contract.
-						ln := listenLocal(t, st.listen, network)
-						require.NoError(t, ln.Close())
-						require.ErrorIs(t, ln.(deadliner).SetDeadline(time.Now()), net.ErrClosed)
-					})
-				})
-			}
+	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+		for _, tc := range connOps {
+			t.Run("conn/"+tc.name, func(t *testing.T) {
+				c, _ := pair(t, st, network)
+				require.NoError(t, c.Close())
+				err := bounded(t, tc.name, func() error { return tc.call(c) })
+				require.ErrorIs(t, err, net.ErrClosed)
+				if tc.op == "set" {
+					// Set*Deadline errors carry only the local address.
+					oe := requireOpError(t, err, "set", network)
+					require.Nil(t, oe.Source, "OpError.Source")
+					requireAddr(t, c.LocalAddr(), oe.Addr, "OpError.Addr")
+				} else {
+					requireConnOpError(t, c, err, tc.op, network)
+				}
+			})
+		}
+		t.Run("listener/Close", func(t *testing.T) {
+			ln := listenLocal(t, st.listen, network)
+			require.NoError(t, ln.Close())
+			err := ln.Close()
+			require.ErrorIs(t, err, net.ErrClosed)
+			oe := requireOpError(t, err, "close", network)
+			requireAddr(t, ln.Addr(), oe.Addr, "OpError.Addr")
 		})
-	}
+		t.Run("listener/Accept", func(t *testing.T) {
+			ln := listenLocal(t, st.listen, network)
+			require.NoError(t, ln.Close())
+			err := bounded(t, "Accept", func() error {
+				c, err := ln.Accept()
+				if c != nil {
+					c.Close()
+				}
+				return err
+			})
+			require.ErrorIs(t, err, net.ErrClosed)
+			oe := requireOpError(t, err, "accept", network)
+			requireAddr(t, ln.Addr(), oe.Addr, "OpError.Addr")
+		})
+		t.Run("listener/SetDeadline", func(t *testing.T) {
+			// Package net returns this one unwrapped (no
+			// *net.OpError), so only errors.Is is part of the contract.
+			ln := listenLocal(t, st.listen, network)
+			require.NoError(t, ln.Close())
+			require.ErrorIs(t, ln.(deadliner).SetDeadline(time.Now()), net.ErrClosed)
+		})
+	})
 }
 
 // TestCloseDeliversWrittenData: every byte written before Close reaches the
@@ -163,72 +151,60 @@ func TestCloseDeliversWrittenData(t *testing.T) {
 		{"one-4MiB-write", total},
 		{"4KiB-writes", 4 << 10},
 	}
-	for _, st := range stacks {
-		t.Run(st.name, func(t *testing.T) {
-			for _, network := range testNetworks() {
-				t.Run(network, func(t *testing.T) {
-					for _, tc := range cases {
-						for _, dir := range []string{"client-to-server", "server-to-client"} {
-							t.Run(tc.name+"/"+dir, func(t *testing.T) {
-								c, s := pair(t, st, network)
-								if dir == "server-to-client" {
-									c, s = s, c
-								}
-								w := newStreamWriter(c, tc.chunk)
-								written := spawn(t, func() error {
-									if err := w.writeTotal(total); err != nil {
-										return err
-									}
-									return c.Close()
-								}, c)
-								got := await(t, goDrain(t, s), "reading to EOF")
-								require.NoError(t, await(t, written, "Write and Close"))
-								w.requireArrived(t, got, total)
-							})
-						}
+	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+		for _, tc := range cases {
+			for _, dir := range []string{"client-to-server", "server-to-client"} {
+				t.Run(tc.name+"/"+dir, func(t *testing.T) {
+					c, s := pair(t, st, network)
+					if dir == "server-to-client" {
+						c, s = s, c
 					}
+					w := newStreamWriter(c, tc.chunk)
+					written := spawn(t, func() error {
+						if err := w.writeTotal(total); err != nil {
+							return err
+						}
+						return c.Close()
+					}, c)
+					got := await(t, goDrain(t, s), "reading to EOF")
+					require.NoError(t, await(t, written, "Write and Close"))
+					w.requireArrived(t, got, total)
 				})
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestPeerClose: what a conn sees when its peer closes.
 func TestPeerClose(t *testing.T) {
-	for _, st := range stacks {
-		t.Run(st.name, func(t *testing.T) {
-			for _, network := range testNetworks() {
-				t.Run(network, func(t *testing.T) {
-					t.Run("blocked-read-gets-EOF", func(t *testing.T) {
-						c, s := pair(t, st, network)
-						res := goRead(t, c, 10)
-						require.NoError(t, s.Close())
-						r := await(t, res, "Read after the peer closed")
-						require.Zero(t, r.n)
-						requireEOF(t, r.err)
-						// And again: EOF is sticky.
-						requireEOF(t, doRead(t, c, 10).err)
-					})
-					t.Run("close-with-unread-data-resets", func(t *testing.T) {
-						// Closing with unread data in the receive buffer
-						// resets the connection (TCP sends RST; a unix socket
-						// flags ECONNRESET on its peer): the peer's Read fails
-						// with ECONNRESET rather than a clean EOF.
-						c, s := pair(t, st, network)
-						writeString(t, c, "ab")
-						readString(t, s, "a") // "b" has arrived and stays unread
-						require.NoError(t, s.Close())
-						res := goRead(t, c, 10)
-						r := await(t, res, "Read after the peer reset")
-						require.Zero(t, r.n)
-						requireConnOpError(t, c, r.err, "read", network)
-						require.ErrorIs(t, r.err, syscall.ECONNRESET)
-						var se *os.SyscallError
-						require.ErrorAs(t, r.err, &se)
-						require.Equal(t, "read", se.Syscall)
-					})
-				})
-			}
+	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+		t.Run("blocked-read-gets-EOF", func(t *testing.T) {
+			c, s := pair(t, st, network)
+			res := goRead(t, c, 10)
+			require.NoError(t, s.Close())
+			r := await(t, res, "Read after the peer closed")
+			require.Zero(t, r.n)
+			requireEOF(t, r.err)
+			// And again: EOF is sticky.
+			requireEOF(t, doRead(t, c, 10).err)
 		})
-	}
+		t.Run("close-with-unread-data-resets", func(t *testing.T) {
+			// Closing with unread data in the receive buffer
+			// resets the connection (TCP sends RST; a unix socket
+			// flags ECONNRESET on its peer): the peer's Read fails
+			// with ECONNRESET rather than a clean EOF.
+			c, s := pair(t, st, network)
+			writeString(t, c, "ab")
+			readString(t, s, "a") // "b" has arrived and stays unread
+			require.NoError(t, s.Close())
+			res := goRead(t, c, 10)
+			r := await(t, res, "Read after the peer reset")
+			require.Zero(t, r.n)
+			requireConnOpError(t, c, r.err, "read", network)
+			require.ErrorIs(t, r.err, syscall.ECONNRESET)
+			var se *os.SyscallError
+			require.ErrorAs(t, r.err, &se)
+			require.Equal(t, "read", se.Syscall)
+		})
+	})
 }

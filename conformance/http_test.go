@@ -116,115 +116,109 @@ func (e *httpEnv) shutdown(t *testing.T) {
 // listener) and as client (dialing through the stack), and with curl as an
 // independent client.
 func TestHTTP(t *testing.T) {
-	for _, st := range stacks {
-		t.Run(st.name, func(t *testing.T) {
-			for _, network := range testNetworks() {
-				t.Run(network, func(t *testing.T) {
-					t.Run("get", func(t *testing.T) {
-						e := newHTTPEnv(t, st, network)
-						require.Equal(t, helloBody, e.get(t, "/hello", nil))
-						e.shutdown(t)
-					})
-
-					t.Run("keep-alive-reuse", func(t *testing.T) {
-						e := newHTTPEnv(t, st, network)
-						var infos []httptrace.GotConnInfo
-						trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { infos = append(infos, i) }}
-						for range 3 {
-							require.Equal(t, helloBody, e.get(t, "/hello", trace))
-						}
-						require.Len(t, infos, 3)
-						require.False(t, infos[0].Reused, "first request on a new connection")
-						for i, info := range infos[1:] {
-							require.True(t, info.Reused, "request %d reused the connection", i+2)
-							require.True(t, info.WasIdle, "request %d", i+2)
-							requireAddr(t, infos[0].Conn.LocalAddr(), info.Conn.LocalAddr(), "LocalAddr of the reused conn")
-						}
-						require.EqualValues(t, 1, e.newConn.Load(), "connections accepted by the server")
-						e.shutdown(t)
-					})
-
-					t.Run("post-1MiB-echo", func(t *testing.T) {
-						e := newHTTPEnv(t, st, network)
-						body := pattern[:1<<20]
-						resp, err := e.client.Post(e.base+"/echo", "application/octet-stream", bytes.NewReader(body))
-						require.NoError(t, err)
-						defer resp.Body.Close()
-						require.Equal(t, http.StatusOK, resp.StatusCode)
-						h := sha256.New()
-						n, err := io.Copy(h, resp.Body)
-						require.NoError(t, err)
-						require.Equal(t, int64(len(body)), n)
-						want := sha256.Sum256(body)
-						require.Equal(t, want[:], h.Sum(nil))
-						e.shutdown(t)
-					})
-
-					t.Run("shutdown-with-idle-conn", func(t *testing.T) {
-						// Shutdown closes idle keep-alive connections and
-						// returns; the client then sees the conn closed.
-						e := newHTTPEnv(t, st, network)
-						require.Equal(t, helloBody, e.get(t, "/hello", nil))
-						e.shutdown(t)
-						_, err := e.client.Get(e.base + "/hello")
-						require.Error(t, err, "request after Shutdown")
-					})
-
-					t.Run("shutdown-waits-for-active-request", func(t *testing.T) {
-						e := newHTTPEnv(t, st, network)
-						resp := spawn(t, func() error {
-							r, err := e.client.Get(e.base + "/block")
-							if err != nil {
-								return err
-							}
-							defer r.Body.Close()
-							b, err := io.ReadAll(r.Body)
-							if err != nil {
-								return err
-							}
-							if string(b) != "released\n" {
-								return fmt.Errorf("body %q", b)
-							}
-							return nil
-						})
-						await(t, e.blockStarted, "handler start")
-						ctx, cancel := context.WithTimeout(context.Background(), waitBound)
-						defer cancel()
-						shut := spawn(t, func() error { return e.srv.Shutdown(ctx) })
-						requireNotDone(t, shut, "Shutdown with a request in flight")
-						close(e.release)
-						require.NoError(t, await(t, resp, "the in-flight request"))
-						require.NoError(t, await(t, shut, "Shutdown"))
-						require.ErrorIs(t, await(t, e.served, "Serve after Shutdown"), http.ErrServerClosed)
-					})
-
-					t.Run("curl", func(t *testing.T) {
-						curl, err := exec.LookPath("curl")
-						if err != nil {
-							t.Skip("curl binary not found in PATH")
-						}
-						e := newHTTPEnv(t, st, network)
-						args := []string{"-q", "--silent", "--show-error", "--fail", "--noproxy", "*", "--max-time", "10", "--globoff"}
-						base := e.base
-						if network == "unix" {
-							args = append(args, "--unix-socket", e.ln.Addr().String())
-							base = "http://localhost"
-						}
-						// Two URLs in one invocation: curl reuses the connection.
-						args = append(args, base+"/hello", base+"/hello")
-						ctx, cancel := context.WithTimeout(context.Background(), 2*waitBound)
-						defer cancel()
-						cmd := exec.CommandContext(ctx, curl, args...)
-						var stderr bytes.Buffer
-						cmd.Stderr = &stderr
-						out, err := cmd.Output()
-						require.NoError(t, err, "curl %s: %s", strings.Join(args, " "), stderr.String())
-						require.Equal(t, helloBody+helloBody, string(out))
-						require.EqualValues(t, 1, e.newConn.Load(), "connections accepted from curl")
-						e.shutdown(t)
-					})
-				})
-			}
+	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+		t.Run("get", func(t *testing.T) {
+			e := newHTTPEnv(t, st, network)
+			require.Equal(t, helloBody, e.get(t, "/hello", nil))
+			e.shutdown(t)
 		})
-	}
+
+		t.Run("keep-alive-reuse", func(t *testing.T) {
+			e := newHTTPEnv(t, st, network)
+			var infos []httptrace.GotConnInfo
+			trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { infos = append(infos, i) }}
+			for range 3 {
+				require.Equal(t, helloBody, e.get(t, "/hello", trace))
+			}
+			require.Len(t, infos, 3)
+			require.False(t, infos[0].Reused, "first request on a new connection")
+			for i, info := range infos[1:] {
+				require.True(t, info.Reused, "request %d reused the connection", i+2)
+				require.True(t, info.WasIdle, "request %d", i+2)
+				requireAddr(t, infos[0].Conn.LocalAddr(), info.Conn.LocalAddr(), "LocalAddr of the reused conn")
+			}
+			require.EqualValues(t, 1, e.newConn.Load(), "connections accepted by the server")
+			e.shutdown(t)
+		})
+
+		t.Run("post-1MiB-echo", func(t *testing.T) {
+			e := newHTTPEnv(t, st, network)
+			body := pattern[:1<<20]
+			resp, err := e.client.Post(e.base+"/echo", "application/octet-stream", bytes.NewReader(body))
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			h := sha256.New()
+			n, err := io.Copy(h, resp.Body)
+			require.NoError(t, err)
+			require.Equal(t, int64(len(body)), n)
+			want := sha256.Sum256(body)
+			require.Equal(t, want[:], h.Sum(nil))
+			e.shutdown(t)
+		})
+
+		t.Run("shutdown-with-idle-conn", func(t *testing.T) {
+			// Shutdown closes idle keep-alive connections and
+			// returns; the client then sees the conn closed.
+			e := newHTTPEnv(t, st, network)
+			require.Equal(t, helloBody, e.get(t, "/hello", nil))
+			e.shutdown(t)
+			_, err := e.client.Get(e.base + "/hello")
+			require.Error(t, err, "request after Shutdown")
+		})
+
+		t.Run("shutdown-waits-for-active-request", func(t *testing.T) {
+			e := newHTTPEnv(t, st, network)
+			resp := spawn(t, func() error {
+				r, err := e.client.Get(e.base + "/block")
+				if err != nil {
+					return err
+				}
+				defer r.Body.Close()
+				b, err := io.ReadAll(r.Body)
+				if err != nil {
+					return err
+				}
+				if string(b) != "released\n" {
+					return fmt.Errorf("body %q", b)
+				}
+				return nil
+			})
+			await(t, e.blockStarted, "handler start")
+			ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+			defer cancel()
+			shut := spawn(t, func() error { return e.srv.Shutdown(ctx) })
+			requireNotDone(t, shut, "Shutdown with a request in flight")
+			close(e.release)
+			require.NoError(t, await(t, resp, "the in-flight request"))
+			require.NoError(t, await(t, shut, "Shutdown"))
+			require.ErrorIs(t, await(t, e.served, "Serve after Shutdown"), http.ErrServerClosed)
+		})
+
+		t.Run("curl", func(t *testing.T) {
+			curl, err := exec.LookPath("curl")
+			if err != nil {
+				t.Skip("curl binary not found in PATH")
+			}
+			e := newHTTPEnv(t, st, network)
+			args := []string{"-q", "--silent", "--show-error", "--fail", "--noproxy", "*", "--max-time", "10", "--globoff"}
+			base := e.base
+			if network == "unix" {
+				args = append(args, "--unix-socket", e.ln.Addr().String())
+				base = "http://localhost"
+			}
+			// Two URLs in one invocation: curl reuses the connection.
+			args = append(args, base+"/hello", base+"/hello")
+			ctx, cancel := context.WithTimeout(context.Background(), 2*waitBound)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, curl, args...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			require.NoError(t, err, "curl %s: %s", strings.Join(args, " "), stderr.String())
+			require.Equal(t, helloBody+helloBody, string(out))
+			require.EqualValues(t, 1, e.newConn.Load(), "connections accepted from curl")
+			e.shutdown(t)
+		})
+	})
 }

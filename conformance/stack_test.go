@@ -57,6 +57,18 @@ const waitBound = 10 * time.Second
 
 // testNetworks are the stream networks every connection-level case runs over:
 // tcp4 on 127.0.0.1, tcp6 on ::1 (when the host has IPv6) and unix sockets.
+// forEachNetwork runs fn as a subtest per stack and network, named
+// stack/network.
+func forEachNetwork(t *testing.T, fn func(t *testing.T, st stack, network string)) {
+	for _, st := range stacks {
+		t.Run(st.name, func(t *testing.T) {
+			for _, network := range testNetworks() {
+				t.Run(network, func(t *testing.T) { fn(t, st, network) })
+			}
+		})
+	}
+}
+
 func testNetworks() []string {
 	nws := []string{"tcp4"}
 	if nettest.SupportsIPv6() {
