@@ -30,6 +30,31 @@ type netFD struct {
 	net    string // "tcp", "tcp4", "tcp6" or "unix"
 	laddr  net.Addr
 	raddr  net.Addr
+	rop    readOp // Read's attempt; the read lock serialises its use
+}
+
+// readOp is one read(2) for pollrt's Do. It lives in the netFD, so passing
+// it allocates nothing.
+type readOp struct {
+	fd  int
+	p   []byte
+	n   int
+	err error
+}
+
+// Try reads once; false means EAGAIN.
+func (op *readOp) Try() bool {
+	for {
+		n, err := unix.Read(op.fd, op.p)
+		switch err {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		op.n, op.err = n, err
+		return true
+	}
 }
 
 func newFD(sysfd, family int, network string) *netFD {
@@ -94,26 +119,20 @@ func (fd *netFD) Read(p []byte) (int, error) {
 	if err := fd.pd.Prepare(pollrt.Read); err != nil {
 		return 0, mapPollErr(err)
 	}
-	for {
-		n, err := unix.Read(fd.sysfd, p)
-		if err != nil {
-			n = 0
-			switch err {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				if err = fd.pd.Wait(pollrt.Read); err == nil {
-					continue
-				}
-				return 0, mapPollErr(err)
-			}
-			return 0, os.NewSyscallError("read", err)
-		}
-		if n == 0 {
-			return 0, io.EOF
-		}
-		return n, nil
+	op := &fd.rop
+	op.fd, op.p = fd.sysfd, p
+	err := fd.pd.Do(pollrt.Read, op)
+	n, rerr := op.n, op.err
+	*op = readOp{}
+	switch {
+	case err != nil:
+		return 0, mapPollErr(err)
+	case rerr != nil:
+		return 0, os.NewSyscallError("read", rerr)
+	case n == 0:
+		return 0, io.EOF
 	}
+	return n, nil
 }
 
 // Write writes all of p or returns the error that stopped it.

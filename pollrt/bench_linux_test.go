@@ -24,6 +24,7 @@ type pingPong interface {
 // pollrtPingPong echoes with pollrt: our end on poller p, the echoer's on q.
 type pollrtPingPong struct {
 	pdA, pdB *PollDesc
+	opA, opB *fdOp  // their reads
 	fds      [4]int // a0 (ours), a1 (echoer), b0, b1
 	done     chan struct{}
 }
@@ -40,39 +41,34 @@ func newPollrtPingPong(t testing.TB, p, q *poller) *pollrtPingPong {
 	require.NoError(t, err)
 	pp.pdB, err = openOn(q, pp.fds[1])
 	require.NoError(t, err)
+	pp.opA = &fdOp{fd: pp.fds[0], mode: Read, buf: make([]byte, 1)}
+	pp.opB = &fdOp{fd: pp.fds[1], mode: Read, buf: make([]byte, 1)}
 	go func() {
 		defer close(pp.done)
-		var buf [1]byte
 		for {
-			if pollRead(pp.pdB, pp.fds[1], buf[:]) != nil {
+			if pollRead(pp.pdB, pp.opB) != nil {
 				return
 			}
-			unix.Write(pp.fds[1], buf[:])
+			unix.Write(pp.fds[1], pp.opB.buf)
 		}
 	}()
 	return pp
 }
 
-// pollRead reads the way pollnet does: try, and wait on EAGAIN.
-func pollRead(pd *PollDesc, fd int, buf []byte) error {
+// pollRead reads the way pollnet does: Prepare, then Do.
+func pollRead(pd *PollDesc, op *fdOp) error {
 	if err := pd.Prepare(Read); err != nil {
 		return err
 	}
-	for {
-		_, err := unix.Read(fd, buf)
-		if err != unix.EAGAIN {
-			return err
-		}
-		if err := pd.Wait(Read); err != nil {
-			return err
-		}
+	if err := pd.Do(Read, op); err != nil {
+		return err
 	}
+	return op.err
 }
 
 func (pp *pollrtPingPong) ping() error {
-	var buf [1]byte
-	unix.Write(pp.fds[0], buf[:])
-	return pollRead(pp.pdA, pp.fds[0], buf[:])
+	unix.Write(pp.fds[0], pp.opA.buf)
+	return pollRead(pp.pdA, pp.opA)
 }
 
 func (pp *pollrtPingPong) close() {

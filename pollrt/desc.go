@@ -30,6 +30,9 @@ type waiter struct {
 	mode    atomic.Int32 // how it parked (park_linux.go)
 	p       *poller      // the set it parks in (park_linux.go)
 	leadFn  func(uintptr) bool
+	a       Attempt // the parked Do's attempt, nil for Wait
+	done    bool    // a finished while w led its set
+	tried   bool    // a was tried in this lead
 }
 
 // Sentinel states of a semaphore. pdNil is the nil pointer.
@@ -288,21 +291,40 @@ func (pd *PollDesc) Prepare(mode Mode) error {
 // Write), the direction's deadline passes (ErrTimeout), or pd is evicted
 // (ErrClosing). A readiness notification that arrived since the last
 // Prepare returns at once. It allocates nothing.
-func (pd *PollDesc) Wait(mode Mode) error {
+func (pd *PollDesc) Wait(mode Mode) error { return pd.do(mode, nil) }
+
+// An Attempt is one try of a non-blocking I/O operation, for Do.
+type Attempt interface {
+	// Try performs the operation once and reports whether it finished
+	// (with a result or an error it keeps); false means it would block
+	// (EAGAIN) and must wait for readiness.
+	Try() bool
+}
+
+// Do performs a, waiting in mode while it would block: it is the loop
+// "try; on EAGAIN Wait; try again" with the first try inside the wait, so
+// that a goroutine that polls its set itself tries after it has asked the
+// runtime to watch the set, and needs no epoll_wait of its own to learn
+// that its fd is ready (park_linux.go). Call Prepare first, as for Wait.
+// It returns nil once a finished, or Wait's error. Passing a pointer that
+// is reused (a field of the caller's fd) allocates nothing.
+func (pd *PollDesc) Do(mode Mode, a Attempt) error { return pd.do(mode, a) }
+
+func (pd *PollDesc) do(mode Mode, a Attempt) error {
 	if mode != Read && mode != Write {
 		return errBadMode
 	}
-	if code := pd.checkerr(mode); code != pollNoError {
-		return errorOf(code)
-	}
-	for !pd.block(mode, false) {
+	for {
 		if code := pd.checkerr(mode); code != pollNoError {
 			return errorOf(code)
 		}
-		// Woken without readiness or error: an expired deadline was moved
-		// or cleared before we looked. Wait again.
+		ready, done := pd.block(mode, false, a)
+		if done || ready && (a == nil || a.Try()) {
+			return nil
+		}
+		// Not finished: it would still block, or (not ready) an expired
+		// deadline was moved or cleared before we looked. Wait again.
 	}
-	return nil
 }
 
 // WaitOnce is Wait that also returns nil, without readiness, when Interrupt
@@ -315,7 +337,7 @@ func (pd *PollDesc) WaitOnce(mode Mode) error {
 	if code := pd.checkerr(mode); code != pollNoError {
 		return errorOf(code)
 	}
-	if !pd.block(mode, true) {
+	if ready, _ := pd.block(mode, true, nil); !ready {
 		if code := pd.checkerr(mode); code != pollNoError {
 			return errorOf(code)
 		}
@@ -374,18 +396,29 @@ func (pd *PollDesc) interrupted(mode Mode) bool {
 // block is the runtime's netpollblock: it reports whether I/O is ready, or
 // false after a timeout, close or (if interruptible) Interrupt; see the
 // table at sema.
-func (pd *PollDesc) block(mode Mode, interruptible bool) bool {
+//
+// With a non-nil Attempt a (Do), the parked goroutine tries a before it
+// blocks and after each wakeup of its set; done reports that a finished,
+// the semaphore then left as the withdrawal found it.
+func (pd *PollDesc) block(mode Mode, interruptible bool, a Attempt) (ready, done bool) {
 	s := pd.sema(mode)
 	if s.begin() {
-		return true
+		return true, false
 	}
 	if pd.checkerr(mode) == pollNoError && !(interruptible && pd.interrupted(mode)) && s.commit() {
 		rtStats.waits.Add(1)
-		pd.p.park(&s.w)
+		if pd.p.park(s, a) {
+			return false, true
+		}
 		s.w.woke()
 	}
-	return s.finish()
+	return s.finish(), false
 }
+
+// withdraw takes s's waiter, whose attempt finished while it was parked,
+// back out of s. It fails if an unblock swapped the waiter out first; that
+// waker's send is then on its way and the waiter must receive it.
+func (s *sema) withdraw() bool { return s.state.CompareAndSwap(&s.w, nil) }
 
 // begin consumes a pending notification (reporting true) or announces a
 // waiter (pdNil -> pdWait).

@@ -5,6 +5,7 @@ package pollrt
 import (
 	"os"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,6 +89,56 @@ func ioAsync(pd *PollDesc, fd int, mode Mode) <-chan error {
 	}()
 	return ch
 }
+
+// fdOp is ioAsync's syscall as an Attempt, for Do.
+type fdOp struct {
+	fd    int
+	mode  Mode
+	buf   []byte
+	err   error
+	tries atomic.Int32
+}
+
+func (op *fdOp) Try() bool {
+	op.tries.Add(1)
+	if op.mode == Read {
+		_, op.err = unix.Read(op.fd, op.buf[:1])
+	} else {
+		_, op.err = unix.Write(op.fd, op.buf)
+	}
+	return op.err != unix.EAGAIN
+}
+
+// doAsync is ioAsync through Do, as pollnet reads.
+func doAsync(pd *PollDesc, fd int, mode Mode) <-chan error {
+	ch, _ := doAsyncOp(pd, fd, mode)
+	return ch
+}
+
+// doAsyncOp is doAsync that also returns the attempt, whose tries count.
+func doAsyncOp(pd *PollDesc, fd int, mode Mode) (<-chan error, *fdOp) {
+	ch := make(chan error, 1)
+	op := &fdOp{fd: fd, mode: mode, buf: make([]byte, 64<<10)}
+	go func() {
+		if err := pd.Prepare(mode); err != nil {
+			ch <- err
+			return
+		}
+		if err := pd.Do(mode, op); err != nil {
+			ch <- err
+			return
+		}
+		ch <- op.err
+	}()
+	return ch, op
+}
+
+// waitStyles are the two ways to wait: Wait after the caller's own EAGAIN,
+// and Do, which tries inside the wait.
+var waitStyles = []struct {
+	name string
+	io   func(pd *PollDesc, fd int, mode Mode) <-chan error
+}{{"Wait", ioAsync}, {"Do", doAsync}}
 
 func recvWithin(t testing.TB, ch <-chan error, d time.Duration) error {
 	t.Helper()

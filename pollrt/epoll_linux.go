@@ -30,10 +30,16 @@ type poller struct {
 	epfd    int
 	breakfd int               // eventfd for netpollBreak
 	wakeSig atomic.Uint32     // 1 while a break is pending: coalesces breaks
-	events  []unix.EpollEvent // used only by the goroutine leading the set
+	events  []unix.EpollEvent // used only by the holder of drainMu
 	stats   pollerStats
 	file    *os.File        // epfd as the runtime sees it; kept so it is never finalised
 	rc      syscall.RawConn // file's RawConn: waiting on it parks in the runtime's poller
+
+	// drainMu is held by whoever drains the set: its leader, or pass.
+	drainMu sync.Mutex
+	// stale is set while the set's leader tries its own I/O instead of
+	// draining (park_linux.go): events may then sit in the set undelivered.
+	stale atomic.Bool
 
 	// mu orders the changes of leading; followers only grows under it.
 	mu        sync.Mutex
@@ -138,13 +144,21 @@ func (p *poller) netpollBreak() {
 	}
 }
 
+// takeBreak consumes a pending break. Only the set's leader calls it.
+func (p *poller) takeBreak() {
+	var buf [8]byte
+	unix.Read(p.breakfd, buf[:])
+	p.wakeSig.Store(0)
+}
+
 // netpoll waits for events and delivers them: delay < 0 blocks until there
 // is one (or a break), 0 only polls, > 0 blocks at most delay. It returns the
 // number of events epoll_wait reported, len(p.events) meaning "maybe more".
-func (p *poller) netpoll(delay time.Duration) int { return p.pollEvents(delay, nil) }
+func (p *poller) netpoll(delay time.Duration) int { return p.pollEvents(delay, nil, true) }
 
-// pollEvents is netpoll for the leader self (nil: not a waiter).
-func (p *poller) pollEvents(delay time.Duration, self *waiter) int {
+// pollEvents is netpoll for the leader self (nil: not a waiter), or, with
+// lead false, for a pass, which leaves the break to the leader.
+func (p *poller) pollEvents(delay time.Duration, self *waiter, lead bool) int {
 	var n int
 	var errno unix.Errno
 	if delay == 0 {
@@ -170,19 +184,21 @@ func (p *poller) pollEvents(delay time.Duration, self *waiter) int {
 		// valid epoll fd and buffer.
 		return 0
 	}
-	p.deliver(p.events[:n], self)
+	p.deliver(p.events[:n], self, lead)
 	return n
 }
 
 // deliver hands the events epoll_wait reported to their descriptors.
-func (p *poller) deliver(events []unix.EpollEvent, self *waiter) {
+func (p *poller) deliver(events []unix.EpollEvent, self *waiter, lead bool) {
 	for i := range events {
 		ev := &events[i]
 		tag := tagOf(ev)
 		if tag == breakTag {
-			var buf [8]byte
-			unix.Read(p.breakfd, buf[:])
-			p.wakeSig.Store(0)
+			if lead {
+				// A pass leaves it: the break stays readable,
+				// level-triggered, until the leader takes it.
+				p.takeBreak()
+			}
 			continue
 		}
 		var mode Mode

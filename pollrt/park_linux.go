@@ -13,10 +13,16 @@ package pollrt
 // delivers the set's other events. A goroutine that finds the set led parks
 // on its channel as a follower; the leader's delivery wakes it.
 //
+// A leader parked by Do (pollnet's Read) whose set nobody else needs tries
+// its own I/O each time it is woken, and drains nothing: its wait then
+// costs the syscalls package net's does (see leadPoll). Any other leader
+// drains the set on each wake.
+//
 // When a leader is done (its own semaphore was unblocked) and followers
 // remain, it hands the set to the poller goroutine (a send on kick), which
 // leads until no follower is left. So at most one goroutine polls a set at
-// a time, the only drainer of its events and its break descriptor.
+// a time, the only consumer of its break descriptor (a pass for PeerClosed
+// may drain events too, but leaves breaks; drainMu orders the drainers).
 //
 // waiter.mode, per park:
 //
@@ -30,7 +36,8 @@ package pollrt
 //	parkWoken    | the waker (Swap)              | -
 //
 // Why the leader cannot miss its wake: the waker sends before it breaks,
-// and the leader tries a receive after every drain. A break is written
+// and the leader tries a receive after every drain (after taking a pending
+// break, when it tries instead of draining). A break is written
 // whenever no break is pending, and a pending break stays readable until
 // the leader (the set's only drainer while it leads) drains it, so a leader
 // whose receive ran before the send is woken by the break and then sees
@@ -44,13 +51,19 @@ const (
 	parkWoken
 )
 
-// park blocks the goroutine whose semaphore holds w until a waker signals
-// w (see wake). p is nil only for descriptors never opened on a poller
-// (the model tests); those wait on the channel alone.
-func (p *poller) park(w *waiter) {
+// park blocks the goroutine whose semaphore s holds &s.w until a waker
+// signals it (see wake), or, for a Do (a non-nil), until a, tried while
+// parked, finishes: it then reports true, s withdrawn. p is nil only for
+// descriptors never opened on a poller (the model tests); those wait on the
+// channel alone.
+func (p *poller) park(s *sema, a Attempt) (done bool) {
+	w := &s.w
 	if p == nil {
+		if a != nil && a.Try() {
+			return s.withdrawn()
+		}
 		<-w.ch
-		return
+		return false
 	}
 	w.p = p // for the waker, which sees it once it sees the mode below
 	p.mu.Lock()
@@ -71,19 +84,51 @@ func (p *poller) park(w *waiter) {
 	}
 	p.mu.Unlock()
 
-	if role != parkLeader {
+	switch role {
+	case parkFollower:
+		if p.stale.Load() {
+			// The leader may be trying its own I/O without draining:
+			// make it drain for us (leadPoll).
+			p.netpollBreak()
+		}
+		if a != nil && a.Try() {
+			if s.withdraw() {
+				p.followers.Add(-1) // no waker will
+			} else {
+				<-w.ch
+			}
+			w.mode.Store(parkNone)
+			return true
+		}
+		fallthrough
+	case parkNone:
 		<-w.ch
 		w.mode.Store(parkNone)
-		return
+		return false
 	}
 	p.stats.leads.Add(1)
+	w.a, w.done, w.tried = a, false, false
 	if p.rc.Read(w.leadFn) != nil {
 		// The epoll file is closed only when a test discards its poller;
 		// the wake still comes, on the channel.
 		<-w.ch
 	}
+	done, w.a = w.done, nil
+	if done && !s.withdraw() {
+		<-w.ch
+	}
 	w.mode.Store(parkNone)
 	p.unlead()
+	return done
+}
+
+// withdrawn is park's result for an attempt that finished before the
+// goroutine parked at all.
+func (s *sema) withdrawn() bool {
+	if !s.withdraw() {
+		<-s.w.ch
+	}
+	return true
 }
 
 // unlead ends the caller's lead of the set, passing it to the poller
@@ -111,6 +156,8 @@ func (p *poller) watch() {
 	if !p.leading {
 		p.leading = true
 		p.kick <- struct{}{}
+	} else if p.stale.Load() {
+		p.netpollBreak() // the leader must drain from now on (leadPoll)
 	}
 	p.mu.Unlock()
 }
@@ -118,9 +165,9 @@ func (p *poller) watch() {
 // unwatch withdraws a watch once its Done channel is closed.
 func (p *poller) unwatch() { p.watchers.Add(-1) }
 
-// pollIfIdle delivers the set's pending events now if nobody polls it, so
-// that event state read without waiting (PeerClosed) is current. When the
-// set is led, the leader keeps that state current and this does nothing.
+// pollIfIdle delivers the set's pending events now if nobody drains it, so
+// that event state read without waiting (PeerClosed) is current. A leader
+// that drains keeps that state current, and then this does nothing.
 func (p *poller) pollIfIdle() {
 	if p == nil {
 		return
@@ -128,6 +175,9 @@ func (p *poller) pollIfIdle() {
 	p.mu.Lock()
 	if p.leading {
 		p.mu.Unlock()
+		if p.stale.Load() {
+			p.pass()
+		}
 		return
 	}
 	p.leading = true
@@ -136,17 +186,58 @@ func (p *poller) pollIfIdle() {
 	p.unlead()
 }
 
-// leadPoll is the leader w's poll step, run by the runtime's poller each
-// time the epoll fd reports events: drain the set, then report whether w
-// was woken.
+// leadPoll is the leader w's poll step, run first when w starts to lead and
+// then each time the runtime reports the epoll fd readable.
+//
+// A leader that waits in Do with the set to itself (no followers, no
+// watchers) tries its own I/O instead of draining: the runtime reports the
+// epoll fd readable on every new event in the set, including every new
+// readiness of w's fd, whether or not earlier events were drained, and w
+// tries only after the runtime has started watching. That wait costs the
+// syscalls package net's does (the failed and the successful attempt), and
+// no epoll_wait. Events then stay in the set (stale is set); a follower or
+// watcher that arrives breaks the leader, which drains from then on.
+// stale is stored before needed is loaded here, and followers and watchers
+// are added before stale is loaded there, so one of the two sides sees the
+// other.
 func (w *waiter) leadPoll(uintptr) bool {
-	w.p.drain(w)
+	p := w.p
+	if w.a != nil {
+		p.stale.Store(true)
+		if p.wakeSig.Load() != 0 {
+			// Taken before needed and the channel are read: a waker
+			// whose break coalesced into this one sent (or added its
+			// follower) before the break was taken.
+			p.takeBreak()
+		}
+		if !p.needed() {
+			select {
+			case <-w.ch:
+				return true
+			default:
+			}
+			return w.try()
+		}
+	}
+	p.drain(w)
 	select {
 	case <-w.ch:
 		return true
 	default:
-		return false
 	}
+	if w.a != nil && !w.tried {
+		// The caller has not tried since Prepare cleared its
+		// readiness, so no event may come for what is already there.
+		return w.try()
+	}
+	return false
+}
+
+// try is the leader's attempt; once made, later readiness makes new events.
+func (w *waiter) try() bool {
+	w.tried = true
+	w.done = w.a.Try()
+	return w.done
 }
 
 // wake signals w, which an unblock just swapped out of its semaphore.
@@ -178,8 +269,21 @@ func (p *poller) wakeFrom(w, self *waiter) {
 // drain delivers every event pending in the set without blocking. Only the
 // set's leader calls it.
 func (p *poller) drain(self *waiter) {
-	for p.pollEvents(0, self) == len(p.events) {
+	p.stale.Store(false) // before the poll: whatever it misses makes an edge
+	p.drainMu.Lock()
+	for p.pollEvents(0, self, true) == len(p.events) {
 	}
+	p.drainMu.Unlock()
+}
+
+// pass delivers the set's pending events for a goroutine that does not lead
+// it, while the leader does not drain (pollIfIdle). Breaks are the
+// leader's: a pass leaves them.
+func (p *poller) pass() {
+	p.drainMu.Lock()
+	for p.pollEvents(0, nil, false) == len(p.events) {
+	}
+	p.drainMu.Unlock()
 }
 
 // run is the poller goroutine: it leads the set each time it is handed the

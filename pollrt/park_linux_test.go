@@ -55,23 +55,25 @@ func TestLeaderWoken(t *testing.T) {
 		{"deadline timer", func(pd *PollDesc, b int) { pd.SetDeadline(time.Now().Add(time.Millisecond), Read) }, ErrTimeout, true},
 		{"evict", func(pd *PollDesc, b int) { pd.Evict() }, ErrClosing, true},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			p := startedPoller(t)
-			pd, a, b := socketpairOn(t, p)
-			done := ioAsync(pd, a, Read)
-			waitFor(t, "the reader leads", func() bool { return pd.rs.w.mode.Load() == parkLeader })
-			breaks := p.stats.breaks.Load()
-			tc.wake(pd, b)
-			require.ErrorIs(t, recvWithin(t, done, 10*time.Second), tc.want)
-			if tc.wantBreak {
-				require.Equal(t, breaks+1, p.stats.breaks.Load(), "a leader woken from outside needs a break")
-			} else {
-				require.Equal(t, breaks, p.stats.breaks.Load(), "a leader delivering its own event breaks nothing")
-			}
-			require.False(t, p.isLeading(), "an idle set stays led")
-			require.Zero(t, p.stats.handoffs.Load())
-		})
+	for _, st := range waitStyles {
+		for _, tc := range cases {
+			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
+				p := startedPoller(t)
+				pd, a, b := socketpairOn(t, p)
+				done := st.io(pd, a, Read)
+				waitFor(t, "the reader leads", func() bool { return pd.rs.w.mode.Load() == parkLeader })
+				breaks := p.stats.breaks.Load()
+				tc.wake(pd, b)
+				require.ErrorIs(t, recvWithin(t, done, 10*time.Second), tc.want)
+				if tc.wantBreak {
+					require.Equal(t, breaks+1, p.stats.breaks.Load(), "a leader woken from outside needs a break")
+				} else {
+					require.Equal(t, breaks, p.stats.breaks.Load(), "a leader delivering its own event breaks nothing")
+				}
+				require.False(t, p.isLeading(), "an idle set stays led")
+				require.Zero(t, p.stats.handoffs.Load())
+			})
+		}
 	}
 }
 
@@ -92,32 +94,36 @@ func TestLeaderWokenByInterrupt(t *testing.T) {
 // follower on its event and then lets the set go, so the next waiter leads
 // again.
 func TestFollowerAndHandoff(t *testing.T) {
-	p := startedPoller(t)
-	pd1, a1, b1 := socketpairOn(t, p)
-	pd2, a2, b2 := socketpairOn(t, p)
+	for _, st := range waitStyles {
+		t.Run(st.name, func(t *testing.T) {
+			p := startedPoller(t)
+			pd1, a1, b1 := socketpairOn(t, p)
+			pd2, a2, b2 := socketpairOn(t, p)
 
-	done1 := ioAsync(pd1, a1, Read)
-	waitFor(t, "the first reader leads", func() bool { return pd1.rs.w.mode.Load() == parkLeader })
-	done2 := ioAsync(pd2, a2, Read)
-	waitFor(t, "the second reader follows", func() bool { return pd2.rs.w.mode.Load() == parkFollower })
-	require.EqualValues(t, 1, p.followers.Load())
+			done1 := st.io(pd1, a1, Read)
+			waitFor(t, "the first reader leads", func() bool { return pd1.rs.w.mode.Load() == parkLeader })
+			done2 := st.io(pd2, a2, Read)
+			waitFor(t, "the second reader follows", func() bool { return pd2.rs.w.mode.Load() == parkFollower })
+			require.EqualValues(t, 1, p.followers.Load())
 
-	_, err := unix.Write(b1, []byte("x"))
-	require.NoError(t, err)
-	require.NoError(t, recvWithin(t, done1, 10*time.Second))
-	require.EqualValues(t, 1, p.stats.handoffs.Load(), "the leader left a follower: the poller goroutine must lead")
-	require.True(t, p.isLeading())
+			_, err := unix.Write(b1, []byte("x"))
+			require.NoError(t, err)
+			require.NoError(t, recvWithin(t, done1, 10*time.Second))
+			require.EqualValues(t, 1, p.stats.handoffs.Load(), "the leader left a follower: the poller goroutine must lead")
+			require.True(t, p.isLeading())
 
-	_, err = unix.Write(b2, []byte("x"))
-	require.NoError(t, err)
-	require.NoError(t, recvWithin(t, done2, 10*time.Second))
-	waitFor(t, "the poller goroutine lets the set go", func() bool { return !p.isLeading() })
+			_, err = unix.Write(b2, []byte("x"))
+			require.NoError(t, err)
+			require.NoError(t, recvWithin(t, done2, 10*time.Second))
+			waitFor(t, "the poller goroutine lets the set go", func() bool { return !p.isLeading() })
 
-	done1 = ioAsync(pd1, a1, Read)
-	waitFor(t, "a reader leads again", func() bool { return pd1.rs.w.mode.Load() == parkLeader })
-	_, err = unix.Write(b1, []byte("x"))
-	require.NoError(t, err)
-	require.NoError(t, recvWithin(t, done1, 10*time.Second))
+			done1 = st.io(pd1, a1, Read)
+			waitFor(t, "a reader leads again", func() bool { return pd1.rs.w.mode.Load() == parkLeader })
+			_, err = unix.Write(b1, []byte("x"))
+			require.NoError(t, err)
+			require.NoError(t, recvWithin(t, done1, 10*time.Second))
+		})
+	}
 }
 
 // TestDoneKeepsSetPolled: with nobody waiting, a Done channel makes the
@@ -159,53 +165,57 @@ func TestPeerClosedPollsIdleSet(t *testing.T) {
 // data or an expired deadline, while leaders come and go: no wakeup may be
 // lost (every reader finishes) and no follower stays counted.
 func TestParkStorm(t *testing.T) {
-	const conns, rounds = 16, 200
-	p := startedPoller(t)
-	type end struct {
-		pd   *PollDesc
-		a, b int
-	}
-	ends := make([]end, conns)
-	for i := range ends {
-		pd, a, b := socketpairOn(t, p)
-		ends[i] = end{pd, a, b}
-	}
-	var wg sync.WaitGroup
-	for i, e := range ends {
-		wg.Add(2)
-		go func() { // reader: a byte per round, or a timeout
-			defer wg.Done()
-			for r := 0; r < rounds; r++ {
-				if err := <-ioAsync(e.pd, e.a, Read); err != nil && err != ErrTimeout {
-					t.Errorf("conn %d round %d: %v", i, r, err)
-					return
-				}
-				e.pd.SetDeadline(time.Time{}, Read)
+	for _, st := range waitStyles {
+		t.Run(st.name, func(t *testing.T) {
+			const conns, rounds = 16, 200
+			p := startedPoller(t)
+			type end struct {
+				pd   *PollDesc
+				a, b int
 			}
-		}()
-		go func() { // waker
-			defer wg.Done()
-			rng := rand.New(rand.NewSource(int64(i)))
-			for r := 0; r < rounds; r++ {
-				switch rng.Intn(3) {
-				case 0:
-					e.pd.SetDeadline(time.Now().Add(time.Duration(rng.Intn(50))*time.Microsecond), Read)
-				default:
-					runtime.Gosched()
-				}
-				unix.Write(e.b, []byte("x"))
+			ends := make([]end, conns)
+			for i := range ends {
+				pd, a, b := socketpairOn(t, p)
+				ends[i] = end{pd, a, b}
 			}
-		}()
+			var wg sync.WaitGroup
+			for i, e := range ends {
+				wg.Add(2)
+				go func() { // reader: a byte per round, or a timeout
+					defer wg.Done()
+					for r := 0; r < rounds; r++ {
+						if err := <-st.io(e.pd, e.a, Read); err != nil && err != ErrTimeout {
+							t.Errorf("conn %d round %d: %v", i, r, err)
+							return
+						}
+						e.pd.SetDeadline(time.Time{}, Read)
+					}
+				}()
+				go func() { // waker
+					defer wg.Done()
+					rng := rand.New(rand.NewSource(int64(i)))
+					for r := 0; r < rounds; r++ {
+						switch rng.Intn(3) {
+						case 0:
+							e.pd.SetDeadline(time.Now().Add(time.Duration(rng.Intn(50))*time.Microsecond), Read)
+						default:
+							runtime.Gosched()
+						}
+						unix.Write(e.b, []byte("x"))
+					}
+				}()
+			}
+			finished := make(chan struct{})
+			go func() { wg.Wait(); close(finished) }()
+			select {
+			case <-finished:
+			case <-time.After(60 * time.Second):
+				buf := make([]byte, 1<<20)
+				t.Fatalf("a reader was never woken:\n%s", buf[:runtime.Stack(buf, true)])
+			}
+			waitFor(t, "every follower is counted out", func() bool { return p.followers.Load() == 0 })
+		})
 	}
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
-	select {
-	case <-finished:
-	case <-time.After(60 * time.Second):
-		buf := make([]byte, 1<<20)
-		t.Fatalf("a reader was never woken:\n%s", buf[:runtime.Stack(buf, true)])
-	}
-	waitFor(t, "every follower is counted out", func() bool { return p.followers.Load() == 0 })
 }
 
 // TestWakeFromAnotherPoller: a poller may deliver an event it read just
@@ -245,4 +255,96 @@ func TestWakeFromAnotherPoller(t *testing.T) {
 		require.ErrorIs(t, recvWithin(t, done1, 10*time.Second), ErrClosing)
 		require.ErrorIs(t, recvWithin(t, done2, 10*time.Second), ErrClosing)
 	})
+}
+
+// TestTryLeaderPollsNothing: a Do that leads its set alone tries its own
+// read instead of draining, so round after round it is woken by the
+// runtime with no epoll_wait of its own, although its fd's earlier events
+// were never drained from the set (the runtime is told of every new
+// readiness all the same).
+func TestTryLeaderPollsNothing(t *testing.T) {
+	const rounds = 300
+	p := startedPoller(t)
+	pd, a, b := socketpairOn(t, p)
+	polls, leads := p.stats.polls.Load(), p.stats.leads.Load()
+	for r := 0; r < rounds; r++ {
+		done := doAsync(pd, a, Read)
+		waitFor(t, "the reader leads", func() bool { return pd.rs.w.mode.Load() == parkLeader })
+		_, err := unix.Write(b, []byte("x"))
+		require.NoError(t, err)
+		require.NoError(t, recvWithin(t, done, 10*time.Second), "round %d", r)
+	}
+	require.Equal(t, polls, p.stats.polls.Load(), "epoll_waits by a leader alone in its set")
+	require.Equal(t, leads+rounds, p.stats.leads.Load())
+	require.Zero(t, p.stats.breaks.Load())
+	require.True(t, p.stale.Load(), "the set was never drained")
+}
+
+// TestTryLeaderDrainsForLateComers: while a Do leads its set without
+// draining, events of other fds stay in the set, and whoever later needs
+// them gets them: a waiter that follows (the leader is broken out and
+// drains for it), a Done channel (likewise), and PeerClosed (a pass of its
+// own). Each arrives after its fd's hangup is already in the set, so no
+// new event would ever wake anyone.
+func TestTryLeaderDrainsForLateComers(t *testing.T) {
+	cases := []struct {
+		name   string
+		arrive func(t *testing.T, pd2 *PollDesc) bool // sees the hangup
+	}{
+		{"follower", func(t *testing.T, pd2 *PollDesc) bool {
+			require.NoError(t, pd2.Prepare(Read))
+			res := make(chan error, 1)
+			go func() { res <- pd2.Wait(Read) }()
+			return recvWithin(t, res, 10*time.Second) == nil
+		}},
+		{"Done", func(t *testing.T, pd2 *PollDesc) bool {
+			select {
+			case <-pd2.Done():
+				return true
+			case <-time.After(10 * time.Second):
+				return false
+			}
+		}},
+		{"PeerClosed", func(t *testing.T, pd2 *PollDesc) bool { return pd2.PeerClosed() }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startedPoller(t)
+			pd1, a1, b1 := socketpairOn(t, p)
+			pd2, _, b2 := socketpairOn(t, p)
+			done1, op := doAsyncOp(pd1, a1, Read)
+			waitFor(t, "the Do leads without draining", func() bool {
+				return pd1.rs.w.mode.Load() == parkLeader && p.stale.Load()
+			})
+			polls, tries := p.stats.polls.Load(), op.tries.Load()
+			require.NoError(t, unix.Shutdown(b2, unix.SHUT_WR))
+			// The hangup wakes the leader, which only tries its read.
+			waitFor(t, "the leader tries again", func() bool { return op.tries.Load() > tries })
+			require.Equal(t, polls, p.stats.polls.Load(), "the hangup was drained before the late comer came")
+			require.True(t, tc.arrive(t, pd2), "the late comer saw the hangup")
+
+			_, err := unix.Write(b1, []byte("x"))
+			require.NoError(t, err)
+			require.NoError(t, recvWithin(t, done1, 10*time.Second))
+		})
+	}
+}
+
+// TestDoLeaderDrainingTriesFirst: a Do that starts to lead a set someone
+// else needs drained (here a watcher the poller goroutine has not taken
+// over yet, as in the window before a handoff) drains instead of trying
+// in a loop, but must still try once: its fd's readiness was delivered
+// before its Prepare cleared it, so no event will announce the data that
+// is already there.
+func TestDoLeaderDrainingTriesFirst(t *testing.T) {
+	p := testPoller(t) // no poller goroutine: nothing else leads
+	pd, a, b := socketpairOn(t, p)
+	_, err := unix.Write(b, []byte("x"))
+	require.NoError(t, err)
+	require.Equal(t, 1, p.netpoll(0), "the event is delivered before the Do")
+	p.watchers.Add(1)
+	defer p.watchers.Add(-1)
+	done, op := doAsyncOp(pd, a, Read)
+	require.NoError(t, recvWithin(t, done, 10*time.Second))
+	require.EqualValues(t, 1, op.tries.Load())
 }

@@ -16,7 +16,16 @@ func (p *poller) netpollBreak()                              {}
 func (p *poller) netpoll(delay time.Duration) int            { return 0 }
 func (p *poller) close()                                     {}
 
-func (p *poller) park(w *waiter)        { <-w.ch }
+func (p *poller) park(s *sema, a Attempt) bool {
+	if a != nil && a.Try() {
+		if !s.withdraw() {
+			<-s.w.ch
+		}
+		return true
+	}
+	<-s.w.ch
+	return false
+}
 func (w *waiter) leadPoll(uintptr) bool { return true }
 func (p *poller) wake(w *waiter)        { p.wakeFrom(w, nil) }
 func (p *poller) wakeFrom(w, self *waiter) {
