@@ -13,7 +13,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,8 +31,9 @@ import (
 // same dispatch works from a test binary, whose own flag parsing would reject
 // an unknown flag before TestMain could see it.
 const (
-	envServe = "POLLBENCH_SERVE" // impl name
-	envMode  = "POLLBENCH_MODE"  // "echo" or "http"
+	envServe = "POLLBENCH_SERVE"      // impl name
+	envMode  = "POLLBENCH_MODE"       // "echo" or "http"
+	envProf  = "POLLBENCH_CPUPROFILE" // directory for the child's CPU profile (-cpuprofile)
 )
 
 // The parent talks to a child over its stdin and stdout. The child writes
@@ -62,10 +65,24 @@ func serveChild(name, mode string) int {
 	}
 	// Stdin is a pipe held by the parent. EOF means the parent closed it or
 	// died, and either way nobody will ever measure this server again.
-	go func() {
-		answer(os.Stdin, os.Stdout)
-		os.Exit(0)
-	}()
+	if dir := os.Getenv(envProf); dir != "" {
+		stop, err := startProfile(dir, name, mode)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "pollbench child: %v\n", err)
+			return 1
+		}
+		defer stop() // a serve loop that fails returns
+		go func() {
+			answer(os.Stdin, os.Stdout)
+			stop()
+			os.Exit(0)
+		}()
+	} else {
+		go func() {
+			answer(os.Stdin, os.Stdout)
+			os.Exit(0)
+		}()
+	}
 	switch mode {
 	case "echo":
 		handle := im.handle
@@ -80,6 +97,21 @@ func serveChild(name, mode string) int {
 		return 2
 	}
 	return 0
+}
+
+// startProfile writes the child's CPU profile, for its whole life, to a
+// file in dir named after the impl, mode and pid; stop ends it (once).
+func startProfile(dir, name, mode string) (stop func(), err error) {
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%s-%d.pprof", strings.ReplaceAll(name, "+", "-"), mode, os.Getpid())))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(func() { pprof.StopCPUProfile(); f.Close() }) }, nil
 }
 
 // answer serves the parent's requests, one a line from in, until in ends.

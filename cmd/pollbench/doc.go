@@ -10,5 +10,6 @@
 // borrows a buffer per message) and is measured in the idle workload only,
 // where the memory that saves shows. After the table, pollbench prints the
 // pollrt statistics each pollnet server reported at the end of its measured
-// window. Run with -h for the flags.
+// window; -cpuprofile DIR also writes each server's CPU profile, for
+// go tool pprof. Run with -h for the flags.
 package main

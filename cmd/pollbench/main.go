@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -58,6 +59,7 @@ type config struct {
 	addr        string
 	jsonPath    string
 	plotPath    string
+	profDir     string // -cpuprofile
 	mode        string // "quick", "default" or "full", for the record
 }
 
@@ -77,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.addr, "addr", "", "HOST:PORT of an already running echo server to measure instead of spawning servers (rtt, stream, churn only)")
 	fs.StringVar(&cfg.jsonPath, "json", "", "write every raw figure of every round to this JSON file")
 	fs.StringVar(&cfg.plotPath, "plot", "", "draw rtt latency percentiles to this .svg, .png or .pdf file")
+	fs.StringVar(&cfg.profDir, "cpuprofile", "", "write each server child's CPU profile (its whole life) to a file in this directory, for go tool pprof")
 	quick := fs.Bool("quick", false, "a few seconds in all: smoke test of every code path, figures not meaningful")
 	full := fs.Bool("full", false, "longer measurements and more rounds")
 	fs.Usage = func() {
@@ -245,6 +248,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	raiseNoFile()
+	if cfg.profDir != "" {
+		dir, err := filepath.Abs(cfg.profDir)
+		if err == nil {
+			err = os.MkdirAll(dir, 0o755)
+		}
+		if err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		os.Setenv(envProf, dir) // inherited by every server child
+		defer os.Unsetenv(envProf)
+	}
 
 	var notes []string
 	var targets []target

@@ -146,7 +146,8 @@ func TestEchoAgainstAddr(t *testing.T) {
 
 // TestIdleWaitReadAndStats runs the idle workload, where the WaitRead
 // variant joins net and pollnet, and churn, where it does not, and checks
-// which servers each table and each pollrt stats section shows.
+// which servers each table and each pollrt stats section shows. It also
+// asks for the servers' CPU profiles: one per server child and impl.
 func TestIdleWaitReadAndStats(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns servers")
@@ -154,8 +155,21 @@ func TestIdleWaitReadAndStats(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	if err := run(ctx, []string{"-quick", "-workloads", "churn,idle"}, &stdout, &stderr); err != nil {
+	profDir := filepath.Join(t.TempDir(), "prof")
+	if err := run(ctx, []string{"-quick", "-workloads", "churn,idle", "-cpuprofile", profDir}, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	for _, impl := range []string{"net", "pollnet", "pollnet-waitread"} {
+		files, err := filepath.Glob(filepath.Join(profDir, impl+"-echo-*.pprof"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no CPU profile of a %s server in %s (%v)", impl, profDir, err)
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+				t.Errorf("%s: not a finished (gzipped) profile: %d bytes, %v", f, len(b), err)
+			}
+		}
 	}
 	out := stdout.String()
 	t.Log("\n" + out)
