@@ -302,10 +302,10 @@ type Attempt interface {
 }
 
 // Do performs a, waiting in mode while it would block: it is the loop
-// "try; on EAGAIN Wait; try again" with the first try inside the wait, so
-// that a goroutine that polls its set itself tries after it has asked the
-// runtime to watch the set, and needs no epoll_wait of its own to learn
-// that its fd is ready (park_linux.go). Call Prepare first, as for Wait.
+// "try; on EAGAIN Wait; try again", except that a goroutine that will poll
+// its set itself tries inside the wait, after it has asked the runtime to
+// watch the set, and so needs no epoll_wait of its own to learn that its
+// fd is ready (park_linux.go). Call Prepare first, as for Wait.
 // It returns nil once a finished, or Wait's error. Passing a pointer that
 // is reused (a field of the caller's fd) allocates nothing.
 func (pd *PollDesc) Do(mode Mode, a Attempt) error { return pd.do(mode, a) }
@@ -318,12 +318,22 @@ func (pd *PollDesc) do(mode Mode, a Attempt) error {
 		if code := pd.checkerr(mode); code != pollNoError {
 			return errorOf(code)
 		}
-		ready, done := pd.block(mode, false, a)
-		if done || ready && (a == nil || a.Try()) {
+		in := a
+		if a != nil && pd.p.led() {
+			// This wait would follow, and the leader delivers its
+			// readiness: try first without parking, as Wait's callers
+			// do, which in a busy set often finds the data there.
+			if a.Try() {
+				return nil
+			}
+			in = nil
+		}
+		ready, done := pd.block(mode, false, in)
+		if done || ready && a == nil {
 			return nil
 		}
-		// Not finished: it would still block, or (not ready) an expired
-		// deadline was moved or cleared before we looked. Wait again.
+		// Ready: try again (next round). Not ready: an expired deadline
+		// was moved or cleared before we looked; wait again.
 	}
 }
 

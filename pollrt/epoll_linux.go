@@ -43,7 +43,7 @@ type poller struct {
 
 	// mu orders the changes of leading; followers only grows under it.
 	mu        sync.Mutex
-	leading   bool          // a waiter or the poller goroutine polls the set
+	leading   atomic.Bool   // a waiter or the poller goroutine polls the set; stored under mu
 	followers atomic.Int32  // waiters parked on their channels, not yet woken
 	watchers  atomic.Int32  // Done channels not yet closed (see watch)
 	kick      chan struct{} // hands leading to the poller goroutine

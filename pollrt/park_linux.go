@@ -68,7 +68,7 @@ func (p *poller) park(s *sema, a Attempt) (done bool) {
 	w.p = p // for the waker, which sees it once it sees the mode below
 	p.mu.Lock()
 	role := parkLeader
-	if p.leading {
+	if p.leading.Load() {
 		role = parkFollower
 		p.followers.Add(1)
 	}
@@ -80,7 +80,7 @@ func (p *poller) park(s *sema, a Attempt) (done bool) {
 		}
 		role = parkNone
 	case role == parkLeader:
-		p.leading = true
+		p.leading.Store(true)
 	}
 	p.mu.Unlock()
 
@@ -131,6 +131,10 @@ func (s *sema) withdrawn() bool {
 	return true
 }
 
+// led reports whether the set is polled by someone: a waiter parking now
+// would follow. It is a hint, read without mu.
+func (p *poller) led() bool { return p != nil && p.leading.Load() }
+
 // unlead ends the caller's lead of the set, passing it to the poller
 // goroutine if the set still needs polling.
 func (p *poller) unlead() {
@@ -139,7 +143,7 @@ func (p *poller) unlead() {
 		p.stats.handoffs.Add(1)
 		p.kick <- struct{}{} // leading passes to the poller goroutine
 	} else {
-		p.leading = false
+		p.leading.Store(false)
 	}
 	p.mu.Unlock()
 }
@@ -153,8 +157,8 @@ func (p *poller) needed() bool { return p.followers.Load() > 0 || p.watchers.Loa
 func (p *poller) watch() {
 	p.watchers.Add(1)
 	p.mu.Lock()
-	if !p.leading {
-		p.leading = true
+	if !p.leading.Load() {
+		p.leading.Store(true)
 		p.kick <- struct{}{}
 	} else if p.stale.Load() {
 		p.netpollBreak() // the leader must drain from now on (leadPoll)
@@ -173,14 +177,14 @@ func (p *poller) pollIfIdle() {
 		return
 	}
 	p.mu.Lock()
-	if p.leading {
+	if p.leading.Load() {
 		p.mu.Unlock()
 		if p.stale.Load() {
 			p.pass()
 		}
 		return
 	}
-	p.leading = true
+	p.leading.Store(true)
 	p.mu.Unlock()
 	p.drain(nil)
 	p.unlead()
@@ -296,7 +300,7 @@ func (p *poller) run() {
 			}
 			p.mu.Lock()
 			if !p.needed() {
-				p.leading = false
+				p.leading.Store(false)
 				p.mu.Unlock()
 				break
 			}

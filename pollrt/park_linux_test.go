@@ -36,7 +36,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 func (p *poller) isLeading() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.leading
+	return p.leading.Load()
 }
 
 // TestLeaderWoken parks a goroutine as the leader of its set and wakes it

@@ -33,6 +33,7 @@ func (p *poller) wakeFrom(w, self *waiter) {
 		w.ch <- struct{}{}
 	}
 }
+func (p *poller) led() bool   { return false }
 func (p *poller) watch()      {}
 func (p *poller) unwatch()    {}
 func (p *poller) pollIfIdle() {}
