@@ -173,9 +173,34 @@ func (fd *netFD) Write(p []byte) (int, error) {
 	}
 }
 
+// acceptOp is one accept4(2) for pollrt's Do; the Listener keeps it, so
+// passing it allocates nothing.
+type acceptOp struct {
+	fd  int
+	s   int
+	rsa unix.Sockaddr
+	err error
+}
+
+// Try accepts once; false means EAGAIN.
+func (op *acceptOp) Try() bool {
+	for {
+		s, rsa, err := unix.Accept4(op.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch err {
+		case unix.EINTR, unix.ECONNABORTED:
+			// ECONNABORTED: the peer left before we took the connection.
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		op.s, op.rsa, op.err = s, rsa, err
+		return true
+	}
+}
+
 // accept returns the next connection's fd (non-blocking, close-on-exec) and
-// its peer address.
-func (fd *netFD) accept() (int, unix.Sockaddr, error) {
+// its peer address, using op, which the read lock serialises.
+func (fd *netFD) accept(op *acceptOp) (int, unix.Sockaddr, error) {
 	if err := fd.readLock(); err != nil {
 		return -1, nil, err
 	}
@@ -183,22 +208,17 @@ func (fd *netFD) accept() (int, unix.Sockaddr, error) {
 	if err := fd.pd.Prepare(pollrt.Read); err != nil {
 		return -1, nil, mapPollErr(err)
 	}
-	for {
-		s, rsa, err := unix.Accept4(fd.sysfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		switch err {
-		case nil:
-			return s, rsa, nil
-		case unix.EINTR, unix.ECONNABORTED:
-			// ECONNABORTED: the peer left before we took the connection.
-			continue
-		case unix.EAGAIN:
-			if err = fd.pd.Wait(pollrt.Read); err == nil {
-				continue
-			}
-			return -1, nil, mapPollErr(err)
-		}
-		return -1, nil, os.NewSyscallError("accept4", err)
+	op.fd = fd.sysfd
+	err := fd.pd.Do(pollrt.Read, op)
+	s, rsa, aerr := op.s, op.rsa, op.err
+	*op = acceptOp{}
+	switch {
+	case err != nil:
+		return -1, nil, mapPollErr(err)
+	case aerr != nil:
+		return -1, nil, os.NewSyscallError("accept4", aerr)
 	}
+	return s, rsa, nil
 }
 
 // connect connects the socket to ra and registers it with pollrt, waiting

@@ -16,6 +16,7 @@ import (
 // implements net.Listener; Accept returns *Conn values as net.Conn.
 type Listener struct {
 	fd        *netFD
+	aop       acceptOp // Accept's attempt
 	keepAlive time.Duration
 	kaConfig  net.KeepAliveConfig
 
@@ -40,7 +41,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 	if !l.ok() {
 		return nil, syscall.EINVAL
 	}
-	s, rsa, err := l.fd.accept()
+	s, rsa, err := l.fd.accept(&l.aop)
 	if err != nil {
 		return nil, l.opError("accept", err)
 	}

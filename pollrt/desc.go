@@ -70,6 +70,10 @@ var (
 type sema struct {
 	state atomic.Pointer[waiter]
 	w     waiter
+	// waited: the last Do in this direction had to wait, so the next one
+	// tries inside its wait first (see do). Only the waiting goroutine
+	// uses it, and the caller serialises waits per direction.
+	waited bool
 }
 
 // unblock moves the semaphore to pdReady (ioready) or pdNil and returns the
@@ -185,6 +189,7 @@ func openOn(p *poller, fd int) (*PollDesc, error) {
 	pd.info.Store(0)
 	pd.rs.state.Store(nil)
 	pd.ws.state.Store(nil)
+	pd.rs.waited, pd.ws.waited = false, false // the last user's hint
 	seq := pd.fdseq.Add(1)
 	pd.mu.Unlock()
 
@@ -314,22 +319,31 @@ func (pd *PollDesc) do(mode Mode, a Attempt) error {
 	if mode != Read && mode != Write {
 		return errBadMode
 	}
+	s := pd.sema(mode)
+	waited := false
 	for {
 		if code := pd.checkerr(mode); code != pollNoError {
 			return errorOf(code)
 		}
 		in := a
-		if a != nil && pd.p.led() {
-			// This wait would follow, and the leader delivers its
-			// readiness: try first without parking, as Wait's callers
-			// do, which in a busy set often finds the data there.
+		// Try first, as Wait's callers do, when the last Do found its
+		// data at once (it likely is there again: a stream, a fresh
+		// connection's request) or when this wait would follow, since
+		// the leader then delivers its readiness anyway.
+		if a != nil && (!s.waited && !waited || pd.p.led()) {
 			if a.Try() {
+				s.waited = waited
 				return nil
 			}
 			in = nil
 		}
+		waited = true
 		ready, done := pd.block(mode, false, in)
-		if done || ready && a == nil {
+		if done {
+			s.waited = true
+			return nil
+		}
+		if ready && a == nil {
 			return nil
 		}
 		// Ready: try again (next round). Not ready: an expired deadline

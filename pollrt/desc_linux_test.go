@@ -116,10 +116,13 @@ func doAsync(pd *PollDesc, fd int, mode Mode) <-chan error {
 }
 
 // doAsyncOp is doAsync that also returns the attempt, whose tries count.
+// It runs Do as it runs after a Do that had to wait: trying inside its
+// wait when it leads (see do).
 func doAsyncOp(pd *PollDesc, fd int, mode Mode) (<-chan error, *fdOp) {
 	ch := make(chan error, 1)
 	op := &fdOp{fd: fd, mode: mode, buf: make([]byte, 64<<10)}
 	go func() {
+		pd.sema(mode).waited = true
 		if err := pd.Prepare(mode); err != nil {
 			ch <- err
 			return

@@ -348,3 +348,37 @@ func TestDoLeaderDrainingTriesFirst(t *testing.T) {
 	require.NoError(t, recvWithin(t, done, 10*time.Second))
 	require.EqualValues(t, 1, op.tries.Load())
 }
+
+// TestDoFindsDataFirst: a Do whose last Do found its data at once (or a
+// first Do) tries before it parks: with data there it neither waits nor
+// polls; once a Do has waited, the next tries inside its wait instead.
+func TestDoFindsDataFirst(t *testing.T) {
+	p := startedPoller(t)
+	pd, a, b := socketpairOn(t, p)
+	op := &fdOp{fd: a, mode: Read, buf: make([]byte, 1)}
+	_, err := unix.Write(b, []byte("x"))
+	require.NoError(t, err)
+	leads, polls := p.stats.leads.Load(), p.stats.polls.Load()
+	require.NoError(t, pd.Prepare(Read))
+	require.NoError(t, pd.Do(Read, op))
+	require.NoError(t, op.err)
+	require.EqualValues(t, 1, op.tries.Load())
+	require.Equal(t, leads, p.stats.leads.Load(), "a Do with its data there parked")
+	require.Equal(t, polls, p.stats.polls.Load())
+	require.False(t, pd.rs.waited)
+
+	done := make(chan error, 1)
+	go func() {
+		if err := pd.Prepare(Read); err != nil {
+			done <- err
+			return
+		}
+		done <- pd.Do(Read, op)
+	}()
+	waitFor(t, "the reader leads", func() bool { return pd.rs.w.mode.Load() == parkLeader })
+	_, err = unix.Write(b, []byte("y"))
+	require.NoError(t, err)
+	require.NoError(t, recvWithin(t, done, 10*time.Second))
+	require.Equal(t, byte('y'), op.buf[0])
+	require.True(t, pd.rs.waited, "the second Do waited")
+}
