@@ -325,20 +325,20 @@ func (pd *PollDesc) do(mode Mode, a Attempt) error {
 		if code := pd.checkerr(mode); code != pollNoError {
 			return errorOf(code)
 		}
-		in := a
 		// Try first, as Wait's callers do, when the last Do found its
 		// data at once (it likely is there again: a stream, a fresh
 		// connection's request) or when this wait would follow, since
 		// the leader then delivers its readiness anyway.
+		tried := false
 		if a != nil && (!s.waited && !waited || pd.p.led()) {
 			if a.Try() {
 				s.waited = waited
 				return nil
 			}
-			in = nil
+			tried = true
 		}
 		waited = true
-		ready, done := pd.block(mode, false, in)
+		ready, done := pd.block(mode, false, a, tried)
 		if done {
 			s.waited = true
 			return nil
@@ -361,7 +361,7 @@ func (pd *PollDesc) WaitOnce(mode Mode) error {
 	if code := pd.checkerr(mode); code != pollNoError {
 		return errorOf(code)
 	}
-	if ready, _ := pd.block(mode, true, nil); !ready {
+	if ready, _ := pd.block(mode, true, nil, false); !ready {
 		if code := pd.checkerr(mode); code != pollNoError {
 			return errorOf(code)
 		}
@@ -422,16 +422,17 @@ func (pd *PollDesc) interrupted(mode Mode) bool {
 // table at sema.
 //
 // With a non-nil Attempt a (Do), the parked goroutine tries a before it
-// blocks and after each wakeup of its set; done reports that a finished,
-// the semaphore then left as the withdrawal found it.
-func (pd *PollDesc) block(mode Mode, interruptible bool, a Attempt) (ready, done bool) {
+// blocks (unless tried, and it follows) and, leading, after each wakeup of
+// its set; done reports that a finished, the semaphore then left as the
+// withdrawal found it.
+func (pd *PollDesc) block(mode Mode, interruptible bool, a Attempt, tried bool) (ready, done bool) {
 	s := pd.sema(mode)
 	if s.begin() {
 		return true, false
 	}
 	if pd.checkerr(mode) == pollNoError && !(interruptible && pd.interrupted(mode)) && s.commit() {
 		rtStats.waits.Add(1)
-		if pd.p.park(s, a) {
+		if pd.p.park(s, a, tried) {
 			return false, true
 		}
 		s.w.woke()

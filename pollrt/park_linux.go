@@ -53,13 +53,15 @@ const (
 
 // park blocks the goroutine whose semaphore s holds &s.w until a waker
 // signals it (see wake), or, for a Do (a non-nil), until a, tried while
-// parked, finishes: it then reports true, s withdrawn. p is nil only for
-// descriptors never opened on a poller (the model tests); those wait on the
-// channel alone.
-func (p *poller) park(s *sema, a Attempt) (done bool) {
+// parked, finishes: it then reports true, s withdrawn. A follower skips
+// the try if the caller has just tried (the leader delivers what comes
+// after); a leader always tries inside its wait, the only place where no
+// readiness can slip past it. p is nil only for descriptors never opened
+// on a poller (the model tests); those wait on the channel alone.
+func (p *poller) park(s *sema, a Attempt, tried bool) (done bool) {
 	w := &s.w
 	if p == nil {
-		if a != nil && a.Try() {
+		if a != nil && !tried && a.Try() {
 			return s.withdrawn()
 		}
 		<-w.ch
@@ -91,7 +93,7 @@ func (p *poller) park(s *sema, a Attempt) (done bool) {
 			// make it drain for us (leadPoll).
 			p.netpollBreak()
 		}
-		if a != nil && a.Try() {
+		if a != nil && !tried && a.Try() {
 			if s.withdraw() {
 				p.followers.Add(-1) // no waker will
 			} else {

@@ -16,8 +16,8 @@ func (p *poller) netpollBreak()                              {}
 func (p *poller) netpoll(delay time.Duration) int            { return 0 }
 func (p *poller) close()                                     {}
 
-func (p *poller) park(s *sema, a Attempt) bool {
-	if a != nil && a.Try() {
+func (p *poller) park(s *sema, a Attempt, tried bool) bool {
+	if a != nil && !tried && a.Try() {
 		if !s.withdraw() {
 			<-s.w.ch
 		}
