@@ -30,7 +30,8 @@ type netFD struct {
 	net    string // "tcp", "tcp4", "tcp6" or "unix"
 	laddr  net.Addr
 	raddr  net.Addr
-	rop    readOp // Read's attempt; the read lock serialises its use
+	rop    readOp  // Read's attempt; the read lock serialises its use
+	wop    writeOp // Write's, under the write lock
 }
 
 // readOp is one read(2) for pollrt's Do. It lives in the netFD, so passing
@@ -144,31 +145,52 @@ func (fd *netFD) Write(p []byte) (int, error) {
 	if err := fd.pd.Prepare(pollrt.Write); err != nil {
 		return 0, mapPollErr(err)
 	}
-	var nn int
+	op := &fd.wop
+	op.fd, op.p = fd.sysfd, p
+	err := fd.pd.Do(pollrt.Write, op)
+	nn, werr := op.nn, op.err
+	*op = writeOp{}
+	if err != nil {
+		return nn, mapPollErr(err)
+	}
+	return nn, werr
+}
+
+// writeOp is Write's sends for pollrt's Do, kept in the netFD like readOp.
+type writeOp struct {
+	fd  int
+	p   []byte
+	nn  int // written so far
+	err error
+}
+
+// Try sends until all of p is written (true), an error ends it (true,
+// err set) or the socket buffer is full (false).
+func (op *writeOp) Try() bool {
 	for {
-		end := len(p)
-		if end-nn > maxRW {
-			end = nn + maxRW
+		end := len(op.p)
+		if end-op.nn > maxRW {
+			end = op.nn + maxRW
 		}
-		n, err := send(fd.sysfd, p[nn:end])
+		n, err := send(op.fd, op.p[op.nn:end])
 		if n > 0 {
-			nn += n
+			op.nn += n
 		}
-		if nn == len(p) {
-			return nn, nil
+		if op.nn == len(op.p) {
+			return true
 		}
 		switch err {
 		case nil:
 			if n == 0 {
-				return nn, io.ErrUnexpectedEOF
+				op.err = io.ErrUnexpectedEOF
+				return true
 			}
 		case unix.EINTR:
 		case unix.EAGAIN:
-			if err = fd.pd.Wait(pollrt.Write); err != nil {
-				return nn, mapPollErr(err)
-			}
+			return false
 		default:
-			return nn, os.NewSyscallError("write", err)
+			op.err = os.NewSyscallError("write", err)
+			return true
 		}
 	}
 }

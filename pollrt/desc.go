@@ -33,6 +33,7 @@ type waiter struct {
 	a       Attempt // the parked Do's attempt, nil for Wait
 	done    bool    // a finished while w led its set
 	tried   bool    // a was tried in this lead
+	slept   bool    // a finished only after a wait (the next Do's hint)
 }
 
 // Sentinel states of a semaphore. pdNil is the nil pointer.
@@ -340,7 +341,7 @@ func (pd *PollDesc) do(mode Mode, a Attempt) error {
 		waited = true
 		ready, done := pd.block(mode, false, a, tried)
 		if done {
-			s.waited = true
+			s.waited = s.w.slept
 			return nil
 		}
 		if ready && a == nil {

@@ -60,6 +60,7 @@ const (
 // on a poller (the model tests); those wait on the channel alone.
 func (p *poller) park(s *sema, a Attempt, tried bool) (done bool) {
 	w := &s.w
+	w.slept = false
 	if p == nil {
 		if a != nil && !tried && a.Try() {
 			return s.withdrawn()
@@ -241,6 +242,7 @@ func (w *waiter) leadPoll(uintptr) bool {
 
 // try is the leader's attempt; once made, later readiness makes new events.
 func (w *waiter) try() bool {
+	w.slept = w.tried // an earlier try failed: the lead waited since
 	w.tried = true
 	w.done = w.a.Try()
 	return w.done

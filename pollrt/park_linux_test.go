@@ -351,7 +351,8 @@ func TestDoLeaderDrainingTriesFirst(t *testing.T) {
 
 // TestDoFindsDataFirst: a Do whose last Do found its data at once (or a
 // first Do) tries before it parks: with data there it neither waits nor
-// polls; once a Do has waited, the next tries inside its wait instead.
+// polls; once a Do has waited, the next tries inside its wait instead, and
+// finding its data there at once counts as not having waited.
 func TestDoFindsDataFirst(t *testing.T) {
 	p := startedPoller(t)
 	pd, a, b := socketpairOn(t, p)
@@ -381,4 +382,15 @@ func TestDoFindsDataFirst(t *testing.T) {
 	require.NoError(t, recvWithin(t, done, 10*time.Second))
 	require.Equal(t, byte('y'), op.buf[0])
 	require.True(t, pd.rs.waited, "the second Do waited")
+
+	// The third tries inside its lead, finds the data at once, and so
+	// lets the fourth try first again.
+	_, err = unix.Write(b, []byte("z"))
+	require.NoError(t, err)
+	leads = p.stats.leads.Load()
+	require.NoError(t, pd.Prepare(Read))
+	require.NoError(t, pd.Do(Read, op))
+	require.Equal(t, byte('z'), op.buf[0])
+	require.Equal(t, leads+1, p.stats.leads.Load(), "the third Do tried inside its lead")
+	require.False(t, pd.rs.waited, "the third Do found its data at once")
 }

@@ -17,6 +17,7 @@ func (p *poller) netpoll(delay time.Duration) int            { return 0 }
 func (p *poller) close()                                     {}
 
 func (p *poller) park(s *sema, a Attempt, tried bool) bool {
+	s.w.slept = false
 	if a != nil && !tried && a.Try() {
 		if !s.withdraw() {
 			<-s.w.ch
