@@ -17,6 +17,15 @@
 //	pd.Evict()   // wake every waiter with ErrClosing
 //	pd.Close()   // once no goroutine is inside Wait: deregister the fd
 //
+// [PollDesc.Do] is the same loop with the syscall passed in as an
+// [Attempt]: when the goroutine will poll its set itself, Do makes the
+// attempt inside the wait, after the runtime watches the set, which saves
+// the epoll_wait calls such a wait would otherwise make (pollnet's Read,
+// Write and Accept use it):
+//
+//	if err := pd.Prepare(pollrt.Read); err != nil { ... }
+//	err := pd.Do(pollrt.Read, op) // op.Try() reads once; false on EAGAIN
+//
 // The descriptor is registered edge-triggered for reading and writing once,
 // at Open, and never re-armed, so callers must retry the syscall until it
 // returns EAGAIN before waiting again, as package net does.
