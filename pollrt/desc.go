@@ -446,6 +446,15 @@ func (pd *PollDesc) block(mode Mode, interruptible bool, a Attempt, tried bool) 
 // waker's send is then on its way and the waiter must receive it.
 func (s *sema) withdraw() bool { return s.state.CompareAndSwap(&s.w, nil) }
 
+// withdrawn withdraws s's waiter whose attempt finished, taking the send of
+// a waker that got there first; it reports true, park's "done".
+func (s *sema) withdrawn() bool {
+	if !s.withdraw() {
+		<-s.w.ch
+	}
+	return true
+}
+
 // begin consumes a pending notification (reporting true) or announces a
 // waiter (pdNil -> pdWait).
 func (s *sema) begin() bool {

@@ -13,7 +13,7 @@ package pollrt
 // delivers the set's other events. A goroutine that finds the set led parks
 // on its channel as a follower; the leader's delivery wakes it.
 //
-// A leader parked by Do (pollnet's Read) whose set nobody else needs tries
+// A leader parked by Do (pollnet's Read, Write, Accept) whose set nobody else needs tries
 // its own I/O each time it is woken, and drains nothing: its wait then
 // costs the syscalls package net's does (see leadPoll). Any other leader
 // drains the set on each wake.
@@ -117,21 +117,12 @@ func (p *poller) park(s *sema, a Attempt, tried bool) (done bool) {
 		<-w.ch
 	}
 	done, w.a = w.done, nil
-	if done && !s.withdraw() {
-		<-w.ch
+	if done {
+		s.withdrawn()
 	}
 	w.mode.Store(parkNone)
 	p.unlead()
 	return done
-}
-
-// withdrawn is park's result for an attempt that finished before the
-// goroutine parked at all.
-func (s *sema) withdrawn() bool {
-	if !s.withdraw() {
-		<-s.w.ch
-	}
-	return true
 }
 
 // led reports whether the set is polled by someone: a waiter parking now

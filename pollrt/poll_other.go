@@ -19,10 +19,7 @@ func (p *poller) close()                                     {}
 func (p *poller) park(s *sema, a Attempt, tried bool) bool {
 	s.w.slept = false
 	if a != nil && !tried && a.Try() {
-		if !s.withdraw() {
-			<-s.w.ch
-		}
-		return true
+		return s.withdrawn()
 	}
 	<-s.w.ch
 	return false

@@ -65,24 +65,20 @@ func serveChild(name, mode string) int {
 	}
 	// Stdin is a pipe held by the parent. EOF means the parent closed it or
 	// died, and either way nobody will ever measure this server again.
+	stop := func() {}
 	if dir := os.Getenv(envProf); dir != "" {
-		stop, err := startProfile(dir, name, mode)
-		if err != nil {
+		var err error
+		if stop, err = startProfile(dir, name, mode); err != nil {
 			fmt.Fprintf(os.Stderr, "pollbench child: %v\n", err)
 			return 1
 		}
 		defer stop() // a serve loop that fails returns
-		go func() {
-			answer(os.Stdin, os.Stdout)
-			stop()
-			os.Exit(0)
-		}()
-	} else {
-		go func() {
-			answer(os.Stdin, os.Stdout)
-			os.Exit(0)
-		}()
 	}
+	go func() {
+		answer(os.Stdin, os.Stdout)
+		stop()
+		os.Exit(0)
+	}()
 	switch mode {
 	case "echo":
 		handle := im.handle
