@@ -97,6 +97,7 @@ type fdOp struct {
 	buf   []byte
 	err   error
 	tries atomic.Int32
+	fails atomic.Int32 // tries that found EAGAIN, counted once they return
 }
 
 func (op *fdOp) Try() bool {
@@ -106,7 +107,11 @@ func (op *fdOp) Try() bool {
 	} else {
 		_, op.err = unix.Write(op.fd, op.buf)
 	}
-	return op.err != unix.EAGAIN
+	if op.err == unix.EAGAIN {
+		op.fails.Add(1)
+		return false
+	}
+	return true
 }
 
 // doAsync is ioAsync through Do, as pollnet reads.

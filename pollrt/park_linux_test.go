@@ -376,7 +376,11 @@ func TestDoFindsDataFirst(t *testing.T) {
 		}
 		done <- pd.Do(Read, op)
 	}()
-	waitFor(t, "the reader leads", func() bool { return pd.rs.w.mode.Load() == parkLeader })
+	// Tried before parking and once inside its lead, both in vain: the
+	// data written now comes after a wait.
+	waitFor(t, "the reader tried inside its lead", func() bool {
+		return pd.rs.w.mode.Load() == parkLeader && op.fails.Load() >= 2
+	})
 	_, err = unix.Write(b, []byte("y"))
 	require.NoError(t, err)
 	require.NoError(t, recvWithin(t, done, 10*time.Second))
