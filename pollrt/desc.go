@@ -208,19 +208,27 @@ func openOn(p *poller, fd int) (*PollDesc, error) {
 // Fd returns the file descriptor pd was opened for.
 func (pd *PollDesc) Fd() int { return pd.fd }
 
-// checkerr is the runtime's netpollcheckerr.
+// checkerr is the runtime's netpollcheckerr: what a wait that is about to
+// block returns instead.
 func (pd *PollDesc) checkerr(mode Mode) int {
+	code := pd.prepErr(mode)
+	// An error event fails only reads: a write will report the precise error
+	// from its own syscall.
+	if code == pollNoError && mode == Read && pd.info.Load()&infoEventErr != 0 {
+		return pollErrNotPollable
+	}
+	return code
+}
+
+// prepErr is checkerr without the error event, which fails a read only once
+// the read itself found nothing (see Prepare).
+func (pd *PollDesc) prepErr(mode Mode) int {
 	info := pd.info.Load()
 	if info&infoClosing != 0 {
 		return pollErrClosing
 	}
 	if (mode == Read && info&infoReadExpired != 0) || (mode == Write && info&infoWriteExpired != 0) {
 		return pollErrTimeout
-	}
-	// An error event fails only reads: a write will report the precise error
-	// from its own syscall.
-	if mode == Read && info&infoEventErr != 0 {
-		return pollErrNotPollable
 	}
 	return pollNoError
 }
@@ -276,12 +284,16 @@ func (pd *PollDesc) sema(mode Mode) *sema {
 	return &pd.ws
 }
 
-// Prepare readies pd for an I/O attempt in mode: it returns the error a wait
-// would return now (ErrClosing, ErrTimeout, ErrNotPollable), or clears the
-// direction's pending notification. Call it before the syscall whose EAGAIN
-// leads to Wait; it is the runtime's pollReset.
+// Prepare readies pd for an I/O attempt in mode: it returns ErrClosing or
+// ErrTimeout if a wait would, or clears the direction's pending
+// notification. Call it before the syscall whose EAGAIN leads to Wait; it
+// is the runtime's pollReset, except that an error event (ErrNotPollable)
+// is left to the wait. A socket that was reset reports EPOLLERR alone for
+// a moment (the kernel sets the error before it marks the socket closed),
+// and the events after it are drained only when someone next polls the
+// set: the read, not the event, must tell ECONNRESET or EOF then.
 func (pd *PollDesc) Prepare(mode Mode) error {
-	if code := pd.checkerr(mode); code != pollNoError {
+	if code := pd.prepErr(mode); code != pollNoError {
 		return errorOf(code)
 	}
 	if mode == Read || mode == ReadWrite {
@@ -321,25 +333,29 @@ func (pd *PollDesc) do(mode Mode, a Attempt) error {
 		return errBadMode
 	}
 	s := pd.sema(mode)
-	waited := false
+	waited, ready := false, false
 	for {
-		if code := pd.checkerr(mode); code != pollNoError {
-			return errorOf(code)
-		}
 		// Try first, as Wait's callers do, when the last Do found its
 		// data at once (it likely is there again: a stream, a fresh
-		// connection's request) or when this wait would follow, since
-		// the leader then delivers its readiness anyway.
+		// connection's request), when this wait would follow, since the
+		// leader then delivers its readiness anyway, and after a wakeup.
+		// Try before failing on an error event too: only a read that
+		// finds nothing makes it this read's error (see Prepare).
 		tried := false
-		if a != nil && (!s.waited && !waited || pd.p.led()) {
+		if a != nil && (ready || !s.waited && !waited || pd.p.led() ||
+			mode == Read && pd.info.Load()&infoEventErr != 0) {
 			if a.Try() {
 				s.waited = waited
 				return nil
 			}
 			tried = true
 		}
+		if code := pd.checkerr(mode); code != pollNoError {
+			return errorOf(code)
+		}
 		waited = true
-		ready, done := pd.block(mode, false, a, tried)
+		var done bool
+		ready, done = pd.block(mode, false, a, tried)
 		if done {
 			s.waited = s.w.slept
 			return nil

@@ -308,13 +308,79 @@ func TestErrorPriority(t *testing.T) {
 	pd := newPollDesc(0)
 	pd.open = true
 	pd.setEventErr(true, pd.fdseq.Load())
-	require.ErrorIs(t, pd.Prepare(Read), ErrNotPollable)
-	require.NoError(t, pd.Prepare(Write), "an error event fails only reads")
+	require.NoError(t, pd.Prepare(Read), "an error event is left to the read")
+	require.ErrorIs(t, pd.Wait(Read), ErrNotPollable)
+	require.NoError(t, pd.Prepare(Write))
 	pd.SetDeadline(time.Now().Add(-time.Second), Read)
 	require.ErrorIs(t, pd.Prepare(Read), ErrTimeout)
 	pd.Evict()
 	require.ErrorIs(t, pd.Prepare(Read), ErrClosing)
 	require.ErrorIs(t, pd.Wait(ReadWrite), errBadMode)
+}
+
+// flagOp is an Attempt that finishes once ok is set.
+type flagOp struct {
+	ok    atomic.Bool
+	tries atomic.Int32
+}
+
+func (op *flagOp) Try() bool {
+	op.tries.Add(1)
+	return op.ok.Load()
+}
+
+// TestErrorEventLeftToTheRead: an event with EPOLLERR alone, which a TCP
+// socket reports for a moment while the kernel handles a reset, fails a
+// read with ErrNotPollable only when the read itself finds nothing. A read
+// that the event wakes, or that starts while the event is still recorded,
+// returns what its syscall says (ECONNRESET, EOF), as with package net.
+func TestErrorEventLeftToTheRead(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		parked  bool // the event comes while the Do is parked
+		hint    bool // the last Do waited, so this one would park first
+		finish  bool // the syscall has a result once the event is in
+		want    error
+		atLeast int32 // tries
+	}{
+		{"recorded, read has a result", false, false, true, nil, 1},
+		{"recorded, read has a result, hint to wait", false, true, true, nil, 1},
+		{"recorded, read finds nothing", false, false, false, ErrNotPollable, 1},
+		{"recorded, read finds nothing, hint to wait", false, true, false, ErrNotPollable, 1},
+		{"wakes a parked read that has a result", true, true, true, nil, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pd, _, _ := socketpairOn(t, startedPoller(t))
+			op := &flagOp{}
+			event := func() {
+				op.ok.Store(tc.finish)
+				pd.p.netpollready(pd.slot, pd.fdseq.Load(), Read, true, false, nil)
+			}
+			if !tc.parked {
+				event()
+			}
+			ch := make(chan error, 1)
+			go func() {
+				pd.rs.waited = tc.hint
+				if err := pd.Prepare(Read); err != nil {
+					ch <- err
+					return
+				}
+				ch <- pd.Do(Read, op)
+			}()
+			if tc.parked {
+				waitParked(t, pd, Read)
+				event()
+			}
+			err := recvWithin(t, ch, 10*time.Second)
+			if tc.want == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, tc.want)
+			}
+			require.GreaterOrEqual(t, op.tries.Load(), tc.atLeast)
+		})
+	}
 }
 
 func TestStaleEventAfterReuse(t *testing.T) {
