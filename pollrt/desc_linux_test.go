@@ -324,9 +324,12 @@ type flagOp struct {
 	tries atomic.Int32
 }
 
+// Try counts itself after it has looked at ok, so a test that sees the
+// count knows the outcome of those tries.
 func (op *flagOp) Try() bool {
+	ok := op.ok.Load()
 	op.tries.Add(1)
-	return op.ok.Load()
+	return ok
 }
 
 // TestErrorEventLeftToTheRead: an event with EPOLLERR alone, which a TCP
@@ -369,7 +372,11 @@ func TestErrorEventLeftToTheRead(t *testing.T) {
 				ch <- pd.Do(Read, op)
 			}()
 			if tc.parked {
+				// Parked, and the tries it made there failed (a leader
+				// may try more than once: the set's first events wake
+				// it): the event's wakeup is what the read must answer.
 				waitParked(t, pd, Read)
+				waitFor(t, "a try while parked", func() bool { return op.tries.Load() > 0 })
 				event()
 			}
 			err := recvWithin(t, ch, 10*time.Second)
