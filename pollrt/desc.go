@@ -337,12 +337,13 @@ func (pd *PollDesc) do(mode Mode, a Attempt) error {
 	for {
 		// Try first, as Wait's callers do, when the last Do found its
 		// data at once (it likely is there again: a stream, a fresh
-		// connection's request), when this wait would follow, since the
-		// leader then delivers its readiness anyway, and after a wakeup.
+		// connection's request), when this wait would follow a leader
+		// that drains, since it then delivers the readiness that comes
+		// after, and after a wakeup.
 		// Try before failing on an error event too: only a read that
 		// finds nothing makes it this read's error (see Prepare).
 		tried := false
-		if a != nil && (ready || !s.waited && !waited || pd.p.led() ||
+		if a != nil && (ready || !s.waited && !waited || pd.p.delivers() ||
 			mode == Read && pd.info.Load()&infoEventErr != 0) {
 			if a.Try() {
 				s.waited = waited

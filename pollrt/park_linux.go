@@ -90,9 +90,18 @@ func (p *poller) park(s *sema, a Attempt, tried bool) (done bool) {
 	switch role {
 	case parkFollower:
 		if p.stale.Load() {
-			// The leader may be trying its own I/O without draining:
-			// make it drain for us (leadPoll).
-			p.netpollBreak()
+			// The leader may be trying its own I/O without draining.
+			// It drains once it sees this follower counted, which it
+			// checks on every event of the set, but events already in
+			// the set make no new wakeup. A Do tries now that it is
+			// counted: what it misses comes later, as a new event that
+			// wakes the leader. A Wait cannot try: the leader must
+			// drain for it at once (leadPoll).
+			if a == nil {
+				p.netpollBreak()
+			} else {
+				tried = false
+			}
 		}
 		if a != nil && !tried && a.Try() {
 			if s.withdraw() {
@@ -125,9 +134,10 @@ func (p *poller) park(s *sema, a Attempt, tried bool) (done bool) {
 	return done
 }
 
-// led reports whether the set is polled by someone: a waiter parking now
-// would follow. It is a hint, read without mu.
-func (p *poller) led() bool { return p != nil && p.leading.Load() }
+// delivers reports whether the set is led by a goroutine that drains it: a
+// waiter parking now would follow, and the leader would deliver what comes
+// after a try made before parking. It is a hint, read without mu.
+func (p *poller) delivers() bool { return p != nil && p.leading.Load() && !p.stale.Load() }
 
 // unlead ends the caller's lead of the set, passing it to the poller
 // goroutine if the set still needs polling.
@@ -193,8 +203,10 @@ func (p *poller) pollIfIdle() {
 // readiness of w's fd, whether or not earlier events were drained, and w
 // tries only after the runtime has started watching. That wait costs the
 // syscalls package net's does (the failed and the successful attempt), and
-// no epoll_wait. Events then stay in the set (stale is set); a follower or
-// watcher that arrives breaks the leader, which drains from then on.
+// no epoll_wait. Events then stay in the set (stale is set). A watcher or
+// a Wait follower that arrives breaks the leader, which drains from then
+// on; a Do follower tries its I/O once it is counted, and the leader drains
+// on the set's next event, which the readiness the try missed makes.
 // stale is stored before needed is loaded here, and followers and watchers
 // are added before stale is loaded there, so one of the two sides sees the
 // other.

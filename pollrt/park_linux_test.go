@@ -330,6 +330,48 @@ func TestTryLeaderDrainsForLateComers(t *testing.T) {
 	}
 }
 
+// TestDoFollowerOfTryLeader: a Do that follows a leader trying its own I/O
+// does not break it. It tries once it is counted, which finds readiness
+// already in the set (here a hangup the leader left undrained); readiness
+// that comes later makes an event that wakes the leader, which then sees
+// the follower and drains for it.
+func TestDoFollowerOfTryLeader(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		before bool // the follower's data is in before it parks
+	}{{"readiness already in the set", true}, {"readiness after the follower's try", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startedPoller(t)
+			pd1, a1, b1 := socketpairOn(t, p)
+			pd2, a2, b2 := socketpairOn(t, p)
+			done1, op1 := doAsyncOp(pd1, a1, Read)
+			waitFor(t, "the Do leads without draining", func() bool {
+				return pd1.rs.w.mode.Load() == parkLeader && p.stale.Load()
+			})
+			if tc.before {
+				tries := op1.tries.Load()
+				require.NoError(t, unix.Shutdown(b2, unix.SHUT_WR))
+				waitFor(t, "the leader tries again", func() bool { return op1.tries.Load() > tries })
+			}
+			breaks := p.stats.breaks.Load()
+			done2, op2 := doAsyncOp(pd2, a2, Read)
+			if !tc.before {
+				waitFor(t, "the follower parks after a failed try", func() bool {
+					return pd2.rs.w.mode.Load() == parkFollower && op2.fails.Load() > 0
+				})
+				_, err := unix.Write(b2, []byte("y"))
+				require.NoError(t, err)
+			}
+			require.NoError(t, recvWithin(t, done2, 10*time.Second))
+			require.Equal(t, breaks, p.stats.breaks.Load(), "the follower broke the leader")
+
+			_, err := unix.Write(b1, []byte("x"))
+			require.NoError(t, err)
+			require.NoError(t, recvWithin(t, done1, 10*time.Second))
+		})
+	}
+}
+
 // TestDoLeaderDrainingTriesFirst: a Do that starts to lead a set someone
 // else needs drained (here a watcher the poller goroutine has not taken
 // over yet, as in the window before a handoff) drains instead of trying

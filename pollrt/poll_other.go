@@ -31,7 +31,7 @@ func (p *poller) wakeFrom(w, self *waiter) {
 		w.ch <- struct{}{}
 	}
 }
-func (p *poller) led() bool   { return false }
-func (p *poller) watch()      {}
-func (p *poller) unwatch()    {}
-func (p *poller) pollIfIdle() {}
+func (p *poller) delivers() bool { return false }
+func (p *poller) watch()         {}
+func (p *poller) unwatch()       {}
+func (p *poller) pollIfIdle()    {}
