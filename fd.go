@@ -200,29 +200,34 @@ func (op *writeOp) Try() bool {
 type acceptOp struct {
 	fd  int
 	s   int
-	rsa unix.Sockaddr
+	rsa unix.RawSockaddrAny // the peer's address (see rawToAddr)
 	err error
 }
 
 // Try accepts once; false means EAGAIN.
 func (op *acceptOp) Try() bool {
 	for {
-		s, rsa, err := unix.Accept4(op.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		switch err {
+		l := uint32(unix.SizeofSockaddrAny)
+		s, _, e := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(op.fd), uintptr(unsafe.Pointer(&op.rsa)),
+			uintptr(unsafe.Pointer(&l)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+		switch e {
 		case unix.EINTR, unix.ECONNABORTED:
 			// ECONNABORTED: the peer left before we took the connection.
 			continue
 		case unix.EAGAIN:
 			return false
+		case 0:
+			op.s, op.err = int(s), nil
+		default:
+			op.s, op.err = -1, e
 		}
-		op.s, op.rsa, op.err = s, rsa, err
 		return true
 	}
 }
 
 // accept returns the next connection's fd (non-blocking, close-on-exec) and
 // its peer address, using op, which the read lock serialises.
-func (fd *netFD) accept(op *acceptOp) (int, unix.Sockaddr, error) {
+func (fd *netFD) accept(op *acceptOp) (int, net.Addr, error) {
 	if err := fd.readLock(); err != nil {
 		return -1, nil, err
 	}
@@ -232,15 +237,14 @@ func (fd *netFD) accept(op *acceptOp) (int, unix.Sockaddr, error) {
 	}
 	op.fd = fd.sysfd
 	err := fd.pd.Do(pollrt.Read, op)
-	s, rsa, aerr := op.s, op.rsa, op.err
-	*op = acceptOp{}
+	s, aerr := op.s, op.err
 	switch {
 	case err != nil:
 		return -1, nil, mapPollErr(err)
 	case aerr != nil:
 		return -1, nil, os.NewSyscallError("accept4", aerr)
 	}
-	return s, rsa, nil
+	return s, rawToAddr(&op.rsa), nil
 }
 
 // connect connects the socket to ra and registers it with pollrt, waiting
@@ -302,7 +306,7 @@ func (fd *netFD) connect(ctx context.Context, ra unix.Sockaddr) (ret error) {
 			return nil
 		case 0:
 			// Wakeups can be spurious: make sure we are connected.
-			if _, err := unix.Getpeername(fd.sysfd); err == nil {
+			if _, err := sockname(fd.sysfd, true); err == nil {
 				return nil
 			}
 		default:

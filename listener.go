@@ -41,7 +41,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 	if !l.ok() {
 		return nil, syscall.EINVAL
 	}
-	s, rsa, err := l.fd.accept(&l.aop)
+	s, raddr, err := l.fd.accept(&l.aop)
 	if err != nil {
 		return nil, l.opError("accept", err)
 	}
@@ -50,8 +50,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 		fd.Close()
 		return nil, l.opError("accept", err)
 	}
-	lsa, _ := unix.Getsockname(s)
-	fd.laddr, fd.raddr = sockaddrToAddr(lsa), sockaddrToAddr(rsa)
+	fd.laddr, _ = sockname(s, false)
+	fd.raddr = raddr
 	return newConn(fd, l.keepAlive, l.kaConfig), nil
 }
 

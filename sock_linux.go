@@ -128,12 +128,10 @@ func (lc *ListenConfig) bindListen(ctx context.Context, network string, family i
 		fd.Close()
 		return nil, err
 	}
-	lsa, err := unix.Getsockname(s)
-	if err != nil {
+	if fd.laddr, err = sockname(s, false); err != nil {
 		fd.Close()
 		return nil, os.NewSyscallError("getsockname", err)
 	}
-	fd.laddr = sockaddrToAddr(lsa)
 	return fd, nil
 }
 
@@ -271,12 +269,8 @@ func (d *Dialer) dialOne(ctx context.Context, network string, family int, v6only
 		fd.Close()
 		return nil, err
 	}
-	local, _ := unix.Getsockname(s)
-	peer, err := unix.Getpeername(s)
-	fd.laddr = sockaddrToAddr(local)
-	if err == nil {
-		fd.raddr = sockaddrToAddr(peer)
-	} else {
+	fd.laddr, _ = sockname(s, false)
+	if fd.raddr, err = sockname(s, true); err != nil {
 		fd.raddr = sockaddrToAddr(rsa)
 	}
 	return newConn(fd, d.KeepAlive, d.KeepAliveConfig), nil
@@ -349,8 +343,8 @@ func fileConn(f *os.File) (net.Conn, error) {
 	if !ok {
 		return net.FileConn(f)
 	}
-	if rsa, err := unix.Getpeername(fd.sysfd); err == nil {
-		fd.raddr = sockaddrToAddr(rsa)
+	if raddr, err := sockname(fd.sysfd, true); err == nil {
+		fd.raddr = raddr
 	}
 	return &Conn{fd: fd}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -176,4 +177,57 @@ func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
 		return &net.UnixAddr{Name: sa.Name, Net: "unix"}
 	}
 	return nil
+}
+
+// Socket addresses the kernel reports are read with raw syscalls and
+// decoded here: x/sys's decoder makes a getsockopt(SO_PROTOCOL) call for
+// every IPv4 and IPv6 address (to tell L2TP sockets apart), which would
+// cost an accepted or dialed conn two syscalls more than package net's.
+
+// rawToAddr converts a socket address the kernel wrote into package net's
+// address types, as sockaddrToAddr does; nil for other families. A Unix
+// address with a leading NUL (abstract, or unnamed) reads as '@' there, as
+// in package syscall.
+func rawToAddr(rsa *unix.RawSockaddrAny) net.Addr {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		pp := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		return &net.TCPAddr{IP: append(net.IP(nil), pp.Addr[:]...), Port: netPort(pp.Port)}
+	case unix.AF_INET6:
+		pp := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		return &net.TCPAddr{IP: append(net.IP(nil), pp.Addr[:]...), Port: netPort(pp.Port), Zone: zoneName(pp.Scope_id)}
+	case unix.AF_UNIX:
+		pp := (*unix.RawSockaddrUnix)(unsafe.Pointer(rsa))
+		path := unsafe.Slice((*byte)(unsafe.Pointer(&pp.Path[0])), len(pp.Path))
+		n := 1
+		for n < len(path) && path[n] != 0 {
+			n++
+		}
+		name := string(path[:n])
+		if path[0] == 0 {
+			name = "@" + name[1:]
+		}
+		return &net.UnixAddr{Name: name, Net: "unix"}
+	}
+	return nil
+}
+
+// netPort reads a port stored in network byte order.
+func netPort(p uint16) int {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return int(b[0])<<8 | int(b[1])
+}
+
+// sockname returns s's local address, or its peer's.
+func sockname(s int, peer bool) (net.Addr, error) {
+	trap := uintptr(unix.SYS_GETSOCKNAME)
+	if peer {
+		trap = unix.SYS_GETPEERNAME
+	}
+	var rsa unix.RawSockaddrAny
+	l := uint32(unix.SizeofSockaddrAny)
+	if _, _, e := unix.RawSyscall(trap, uintptr(s), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&l))); e != 0 {
+		return nil, e
+	}
+	return rawToAddr(&rsa), nil
 }
