@@ -40,7 +40,8 @@ func Handler() http.Handler {
 	})
 }
 
-// Publish exports the statistics as the expvar variable name.
+// Publish exports the statistics as the expvar variable name. Like
+// expvar.Publish, it panics if name is already published.
 func Publish(name string) {
 	expvar.Publish(name, expvar.Func(func() any { return Read() }))
 }

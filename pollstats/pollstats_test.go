@@ -3,14 +3,20 @@ package pollstats_test
 import (
 	"encoding/json"
 	"expvar"
+	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pollnet/pollnet"
 	"github.com/pollnet/pollnet/pollstats"
 	"github.com/stretchr/testify/require"
 )
+
+// published counts the names tests have published: expvar keeps them for the
+// process's life, and -count reruns the tests in it.
+var published atomic.Int32
 
 func TestHandlerServesCounters(t *testing.T) {
 	// Traffic through pollnet, so the counters move.
@@ -37,6 +43,7 @@ func TestHandlerServesCounters(t *testing.T) {
 	require.Positive(t, got.Pollers)
 	require.Positive(t, got.Waits, "the server waited for the requests")
 
-	pollstats.Publish("pollnet_test")
-	require.Contains(t, expvar.Get("pollnet_test").String(), `"Opened"`)
+	name := fmt.Sprintf("pollnet_test_%d", published.Add(1))
+	pollstats.Publish(name)
+	require.Contains(t, expvar.Get(name).String(), `"Opened"`)
 }
