@@ -2,9 +2,10 @@ package pollrt
 
 import "errors"
 
-// Poll error codes, as in runtime/netpoll.go. netpollcheckerr returns them
-// in this priority: closing, then the direction's deadline, then (reads
-// only) an error event seen on the fd.
+// Poll error codes, as in runtime/netpoll.go. A wait returns them in this
+// priority: closing, then the direction's deadline, then (reads only) an
+// error event seen on the fd. Prepare returns only the first two (see
+// PollDesc.Prepare).
 const (
 	pollNoError        = 0 // no error
 	pollErrClosing     = 1 // descriptor is closing (Evict was called)
@@ -21,7 +22,8 @@ var (
 	// ErrTimeout reports that the direction's deadline passed.
 	ErrTimeout = errors.New("pollrt: i/o deadline exceeded")
 	// ErrNotPollable reports an fd the poller cannot watch (a regular file,
-	// for example), or an error event on a descriptor during a read wait.
+	// for example), or a read that found nothing on a descriptor whose last
+	// event was an error alone.
 	ErrNotPollable = errors.New("pollrt: not pollable")
 	// ErrNotSupported is returned by Open on platforms without a backend.
 	ErrNotSupported = errors.New("pollrt: no poller backend on this platform")
