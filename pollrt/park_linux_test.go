@@ -280,24 +280,56 @@ func TestTryLeaderPollsNothing(t *testing.T) {
 	require.True(t, p.stale.Load(), "the set was never drained")
 }
 
+// tryingLeader starts a Do read on a new socket pair in p's set and returns
+// once the Do leads the set without draining, with its attempt and a func
+// that ends it (it sends the read its byte and waits for the Do).
+func tryingLeader(t *testing.T, p *poller) (op *fdOp, end func()) {
+	pd, a, b := socketpairOn(t, p)
+	done, op := doAsyncOp(pd, a, Read)
+	waitFor(t, "the Do leads without draining", func() bool {
+		return pd.rs.w.mode.Load() == parkLeader && p.stale.Load()
+	})
+	return op, func() {
+		_, err := unix.Write(b, []byte("x"))
+		require.NoError(t, err)
+		require.NoError(t, recvWithin(t, done, 10*time.Second))
+	}
+}
+
+// hangUpUndrained shuts down peer's writing side while the leader whose
+// attempt is op leads p's set without draining, and returns once the
+// hangup's event woke the leader and the leader only tried its read: the
+// hangup sits in the set, and no new event will announce it.
+func hangUpUndrained(t *testing.T, p *poller, op *fdOp, peer int) {
+	polls, tries := p.stats.polls.Load(), op.tries.Load()
+	require.NoError(t, unix.Shutdown(peer, unix.SHUT_WR))
+	waitFor(t, "the leader tries again", func() bool { return op.tries.Load() > tries })
+	require.Equal(t, polls, p.stats.polls.Load(), "the hangup was drained before the late comer came")
+}
+
 // TestTryLeaderDrainsForLateComers: while a Do leads its set without
 // draining, events of other fds stay in the set, and whoever later needs
-// them gets them: a waiter that follows (the leader is broken out and
-// drains for it), a Done channel (likewise), and PeerClosed (a pass of its
-// own). Each arrives after its fd's hangup is already in the set, so no
-// new event would ever wake anyone.
+// them gets them: a Do that follows (it tries its read once it is
+// counted, and breaks nobody), a Wait that follows (the leader is broken
+// out and drains for it), a Done channel (likewise), and PeerClosed (a
+// pass of its own). Each arrives after its fd's hangup is already in the
+// set.
 func TestTryLeaderDrainsForLateComers(t *testing.T) {
 	cases := []struct {
 		name   string
-		arrive func(t *testing.T, pd2 *PollDesc) bool // sees the hangup
+		breaks bool                                           // the late comer breaks the leader
+		arrive func(t *testing.T, pd2 *PollDesc, a2 int) bool // sees the hangup
 	}{
-		{"follower", func(t *testing.T, pd2 *PollDesc) bool {
+		{"Do follower", false, func(t *testing.T, pd2 *PollDesc, a2 int) bool {
+			return recvWithin(t, doAsync(pd2, a2, Read), 10*time.Second) == nil
+		}},
+		{"Wait follower", true, func(t *testing.T, pd2 *PollDesc, a2 int) bool {
 			require.NoError(t, pd2.Prepare(Read))
 			res := make(chan error, 1)
 			go func() { res <- pd2.Wait(Read) }()
 			return recvWithin(t, res, 10*time.Second) == nil
 		}},
-		{"Done", func(t *testing.T, pd2 *PollDesc) bool {
+		{"Done", true, func(t *testing.T, pd2 *PollDesc, a2 int) bool {
 			select {
 			case <-pd2.Done():
 				return true
@@ -305,71 +337,39 @@ func TestTryLeaderDrainsForLateComers(t *testing.T) {
 				return false
 			}
 		}},
-		{"PeerClosed", func(t *testing.T, pd2 *PollDesc) bool { return pd2.PeerClosed() }},
+		{"PeerClosed", false, func(t *testing.T, pd2 *PollDesc, a2 int) bool { return pd2.PeerClosed() }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := startedPoller(t)
-			pd1, a1, b1 := socketpairOn(t, p)
-			pd2, _, b2 := socketpairOn(t, p)
-			done1, op := doAsyncOp(pd1, a1, Read)
-			waitFor(t, "the Do leads without draining", func() bool {
-				return pd1.rs.w.mode.Load() == parkLeader && p.stale.Load()
-			})
-			polls, tries := p.stats.polls.Load(), op.tries.Load()
-			require.NoError(t, unix.Shutdown(b2, unix.SHUT_WR))
-			// The hangup wakes the leader, which only tries its read.
-			waitFor(t, "the leader tries again", func() bool { return op.tries.Load() > tries })
-			require.Equal(t, polls, p.stats.polls.Load(), "the hangup was drained before the late comer came")
-			require.True(t, tc.arrive(t, pd2), "the late comer saw the hangup")
-
-			_, err := unix.Write(b1, []byte("x"))
-			require.NoError(t, err)
-			require.NoError(t, recvWithin(t, done1, 10*time.Second))
+			op, end := tryingLeader(t, p)
+			pd2, a2, b2 := socketpairOn(t, p)
+			hangUpUndrained(t, p, op, b2)
+			breaks := p.stats.breaks.Load()
+			require.True(t, tc.arrive(t, pd2, a2), "the late comer saw the hangup")
+			require.Equal(t, tc.breaks, p.stats.breaks.Load() > breaks, "the late comer broke the leader")
+			end()
 		})
 	}
 }
 
-// TestDoFollowerOfTryLeader: a Do that follows a leader trying its own I/O
-// does not break it. It tries once it is counted, which finds readiness
-// already in the set (here a hangup the leader left undrained); readiness
-// that comes later makes an event that wakes the leader, which then sees
-// the follower and drains for it.
+// TestDoFollowerOfTryLeader: a Do that follows a leader trying its own I/O,
+// and whose try finds nothing, gets the readiness that comes later: its
+// event wakes the leader, which sees the follower and drains for it.
 func TestDoFollowerOfTryLeader(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		before bool // the follower's data is in before it parks
-	}{{"readiness already in the set", true}, {"readiness after the follower's try", false}} {
-		t.Run(tc.name, func(t *testing.T) {
-			p := startedPoller(t)
-			pd1, a1, b1 := socketpairOn(t, p)
-			pd2, a2, b2 := socketpairOn(t, p)
-			done1, op1 := doAsyncOp(pd1, a1, Read)
-			waitFor(t, "the Do leads without draining", func() bool {
-				return pd1.rs.w.mode.Load() == parkLeader && p.stale.Load()
-			})
-			if tc.before {
-				tries := op1.tries.Load()
-				require.NoError(t, unix.Shutdown(b2, unix.SHUT_WR))
-				waitFor(t, "the leader tries again", func() bool { return op1.tries.Load() > tries })
-			}
-			breaks := p.stats.breaks.Load()
-			done2, op2 := doAsyncOp(pd2, a2, Read)
-			if !tc.before {
-				waitFor(t, "the follower parks after a failed try", func() bool {
-					return pd2.rs.w.mode.Load() == parkFollower && op2.fails.Load() > 0
-				})
-				_, err := unix.Write(b2, []byte("y"))
-				require.NoError(t, err)
-			}
-			require.NoError(t, recvWithin(t, done2, 10*time.Second))
-			require.Equal(t, breaks, p.stats.breaks.Load(), "the follower broke the leader")
-
-			_, err := unix.Write(b1, []byte("x"))
-			require.NoError(t, err)
-			require.NoError(t, recvWithin(t, done1, 10*time.Second))
-		})
-	}
+	p := startedPoller(t)
+	_, end := tryingLeader(t, p)
+	pd2, a2, b2 := socketpairOn(t, p)
+	breaks := p.stats.breaks.Load()
+	done2, op2 := doAsyncOp(pd2, a2, Read)
+	waitFor(t, "the follower parks after a failed try", func() bool {
+		return pd2.rs.w.mode.Load() == parkFollower && op2.fails.Load() > 0
+	})
+	_, err := unix.Write(b2, []byte("y"))
+	require.NoError(t, err)
+	require.NoError(t, recvWithin(t, done2, 10*time.Second))
+	require.Equal(t, breaks, p.stats.breaks.Load(), "the follower broke the leader")
+	end()
 }
 
 // TestDoLeaderDrainingTriesFirst: a Do that starts to lead a set someone
