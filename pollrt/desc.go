@@ -335,6 +335,15 @@ func (pd *PollDesc) do(mode Mode, a Attempt) error {
 	s := pd.sema(mode)
 	waited, ready := false, false
 	for {
+		if !ready {
+			// Not woken by readiness: a passed deadline or Evict ends
+			// the Do with no retry, as the runtime's pollWait returns
+			// without one. (An error event waits for a try: see
+			// Prepare.)
+			if code := pd.prepErr(mode); code != pollNoError {
+				return errorOf(code)
+			}
+		}
 		// Try first, as Wait's callers do, when the last Do found its
 		// data at once (it likely is there again: a stream, a fresh
 		// connection's request), when this wait would follow a leader

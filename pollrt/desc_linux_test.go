@@ -390,6 +390,45 @@ func TestErrorEventLeftToTheRead(t *testing.T) {
 	}
 }
 
+// TestDoEndsWithoutRetry: a Do woken by a passed deadline or by Evict
+// returns the error without another try, as package net's Read does, even
+// where it would try before parking again (it follows a leader that
+// drains: here the poller goroutine, kept polling by a Done watcher).
+func TestDoEndsWithoutRetry(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(pd *PollDesc)
+		want error
+	}{
+		{"deadline", func(pd *PollDesc) { pd.SetDeadline(time.Now().Add(-time.Second), Read) }, ErrTimeout},
+		{"Evict", func(pd *PollDesc) { pd.Evict() }, ErrClosing},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startedPoller(t)
+			watched, _, _ := socketpairOn(t, p)
+			_ = watched.Done()
+			waitFor(t, "the poller goroutine leads", func() bool { return p.delivers() })
+			pd, _, _ := socketpairOn(t, p)
+			op := &flagOp{}
+			ch := make(chan error, 1)
+			go func() {
+				pd.rs.waited = true
+				if err := pd.Prepare(Read); err != nil {
+					ch <- err
+					return
+				}
+				ch <- pd.Do(Read, op)
+			}()
+			waitFor(t, "the Do follows", func() bool { return pd.rs.w.mode.Load() == parkFollower })
+			tries := op.tries.Load()
+			op.ok.Store(true) // a retry now would finish the Do
+			tc.end(pd)
+			require.ErrorIs(t, recvWithin(t, ch, 10*time.Second), tc.want)
+			require.Equal(t, tries, op.tries.Load(), "the Do tried again after it was woken")
+		})
+	}
+}
+
 func TestStaleEventAfterReuse(t *testing.T) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	require.NoError(t, err)
