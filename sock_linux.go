@@ -299,19 +299,20 @@ func fileSocket(f *os.File, listener bool) (fd *netFD, ok bool, err error) {
 		unix.Close(ns)
 		return nil, false, os.NewSyscallError("getsockopt", err)
 	}
-	lsa, err := unix.Getsockname(ns)
+	laddr, err := sockname(ns, false)
 	if err != nil {
 		unix.Close(ns)
 		return nil, false, os.NewSyscallError("getsockname", err)
 	}
 	var family int
 	var network string
-	switch lsa.(type) {
-	case *unix.SockaddrInet4:
+	switch a := laddr.(type) {
+	case *net.TCPAddr: // rawToAddr keeps the family's IP length
 		family, network = unix.AF_INET, "tcp"
-	case *unix.SockaddrInet6:
-		family, network = unix.AF_INET6, "tcp"
-	case *unix.SockaddrUnix:
+		if len(a.IP) == net.IPv6len {
+			family = unix.AF_INET6
+		}
+	case *net.UnixAddr:
 		family, network = unix.AF_UNIX, "unix"
 	}
 	if typ != unix.SOCK_STREAM || network == "" {
@@ -331,7 +332,7 @@ func fileSocket(f *os.File, listener bool) (fd *netFD, ok bool, err error) {
 		fd.Close()
 		return nil, false, err
 	}
-	fd.laddr = sockaddrToAddr(lsa)
+	fd.laddr = laddr
 	return fd, true, nil
 }
 

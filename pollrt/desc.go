@@ -335,15 +335,6 @@ func (pd *PollDesc) do(mode Mode, a Attempt) error {
 	s := pd.sema(mode)
 	waited, ready := false, false
 	for {
-		if !ready {
-			// Not woken by readiness: a passed deadline or Evict ends
-			// the Do with no retry, as the runtime's pollWait returns
-			// without one. (An error event waits for a try: see
-			// Prepare.)
-			if code := pd.prepErr(mode); code != pollNoError {
-				return errorOf(code)
-			}
-		}
 		// Try first, as Wait's callers do, when the last Do found its
 		// data at once (it likely is there again: a stream, a fresh
 		// connection's request), when this wait would follow a leader
@@ -354,6 +345,14 @@ func (pd *PollDesc) do(mode Mode, a Attempt) error {
 		tried := false
 		if a != nil && (ready || !s.waited && !waited || pd.p.delivers() ||
 			mode == Read && pd.info.Load()&infoEventErr != 0) {
+			// Not woken by readiness: a passed deadline or Evict ends
+			// the Do with no retry, as the runtime's pollWait returns
+			// without one.
+			if !ready {
+				if code := pd.prepErr(mode); code != pollNoError {
+					return errorOf(code)
+				}
+			}
 			if a.Try() {
 				s.waited = waited
 				return nil
