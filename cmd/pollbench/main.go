@@ -73,7 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.warmup, "warmup", 250*time.Millisecond, "discarded warm-up before each measurement")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "rounds; implementations alternate order each round and medians are reported")
 	fs.IntVar(&cfg.idleConns, "idle", 5000, "connections held open by the idle workload")
-	fs.BoolVar(&cfg.pin, "pin", false, "also measure rtt c=1 with client and server pinned to one CPU")
+	fs.BoolVar(&cfg.pin, "pin", false, "also measure rtt at every -conns count with client and server pinned to one CPU (GOMAXPROCS=1 in the server): every figure is then CPU cost")
 	fs.BoolVar(&cfg.aa, "aa", false, "also run a second, identical copy of net (as \"net#2\"): its ratio to net is the noise floor of the ratio column")
 	fs.StringVar(&cfg.client, "client", "net", "library of the parent's goroutine-based client paths (stream, churn, idle); rtt always uses raw epoll")
 	fs.StringVar(&cfg.addr, "addr", "", "HOST:PORT of an already running echo server to measure instead of spawning servers (rtt, stream, churn only)")
@@ -310,7 +310,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				items = append(items, item{workload: w, conns: c})
 			}
 			if cfg.pin {
-				items = append(items, item{workload: w, conns: 1, pinned: true})
+				for _, c := range cfg.conns {
+					items = append(items, item{workload: w, conns: c, pinned: true})
+				}
 			}
 		case "stream":
 			for _, c := range cfg.streamConns {
