@@ -308,9 +308,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case "rtt":
 			for _, c := range cfg.conns {
 				items = append(items, item{workload: w, conns: c})
-			}
-			if cfg.pin {
-				for _, c := range cfg.conns {
+				if cfg.pin {
 					items = append(items, item{workload: w, conns: c, pinned: true})
 				}
 			}
