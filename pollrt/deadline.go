@@ -17,8 +17,15 @@ func nanotime() int64 { return int64(time.Since(epoch)) + 1 }
 // direction, if any, and every later wait fail with ErrTimeout until the
 // deadline is set again. Moving a deadline while a goroutine waits applies
 // to that wait. Each direction's timer is reused; SetDeadline allocates
-// nothing once the direction has had a deadline. It does nothing after Evict.
-func (pd *PollDesc) SetDeadline(t time.Time, mode Mode) {
+// nothing once the direction has had a deadline. It returns ErrBadMode for
+// another mode, and ErrClosing, doing nothing, once pd is evicted.
+func (pd *PollDesc) SetDeadline(t time.Time, mode Mode) error {
+	if pd == nil {
+		return ErrClosing
+	}
+	if mode != Read && mode != Write && mode != ReadWrite {
+		return ErrBadMode
+	}
 	var d int64
 	var dur time.Duration
 	if !t.IsZero() {
@@ -32,7 +39,7 @@ func (pd *PollDesc) SetDeadline(t time.Time, mode Mode) {
 	pd.mu.Lock()
 	if !pd.open || pd.closing {
 		pd.mu.Unlock()
-		return
+		return ErrClosing
 	}
 	if mode == Read || mode == ReadWrite {
 		pd.setDirDeadline(Read, d, dur)
@@ -48,11 +55,12 @@ func (pd *PollDesc) SetDeadline(t time.Time, mode Mode) {
 	if pd.wd < 0 {
 		ww = pd.ws.unblock(false)
 	}
-	p := pd.p // read under mu: a recycled slot gets a new p
+	p := pd.p
 	pd.mu.Unlock()
 	countWake(&rtStats.wakeTimeout, rw, ww)
 	p.wake(rw)
 	p.wake(ww)
+	return nil
 }
 
 func (pd *PollDesc) readDeadline()  { pd.deadlineFired(Read) }

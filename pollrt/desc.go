@@ -1,7 +1,6 @@
 package pollrt
 
 import (
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,8 +16,6 @@ const (
 	ReadWrite Mode = 'r' + 'w'
 )
 
-var errBadMode = errors.New("pollrt: wait mode must be Read or Write")
-
 // waiter is a goroutine parked on a semaphore. It blocks receiving from ch
 // and is woken by exactly one send, made by whoever swapped it out of the
 // semaphore; ch has room for one value, so the waker never blocks. Each
@@ -29,11 +26,10 @@ type waiter struct {
 	readyAt atomic.Int64 // nanotime of the wake, for Stats.WakeLatency
 	mode    atomic.Int32 // how it parked (park_linux.go)
 	p       *poller      // the set it parks in (park_linux.go)
-	leadFn  func(uintptr) bool
-	a       Attempt // the parked Do's attempt, nil for Wait
-	done    bool    // a finished while w led its set
-	tried   bool    // a was tried in this lead
-	slept   bool    // a finished only after a wait (the next Do's hint)
+	a       Attempt      // the parked Do's attempt, nil for Wait
+	done    bool         // a finished while w led its set
+	tried   bool         // a was tried in this lead
+	slept   bool         // a finished only after a wait (the next Do's hint)
 }
 
 // Sentinel states of a semaphore. pdNil is the nil pointer.
@@ -102,7 +98,8 @@ func (s *sema) unblock(ioready bool) *waiter {
 // it without the lock. Closing and the expired bits mirror fields kept under
 // pd.mu; eventErr is maintained only by the poller.
 const (
-	infoClosing uint32 = 1 << iota
+	infoOpen    uint32 = 1 << iota // Open made pd (see prepErr)
+	infoClosing                    // Evict or Close was called
 	infoReadExpired
 	infoWriteExpired
 	infoEventErr
@@ -114,9 +111,10 @@ const (
 // PollDesc is a poll descriptor: one open file descriptor registered with the
 // poller, with a read and a write semaphore and a deadline per direction.
 //
-// PollDescs live in a slot table and are reused after Close; epoll events
-// carry the slot index and fdseq, so an event for an fd that was closed is
-// recognised and dropped even if the slot already serves a new fd.
+// PollDescs live in a slot table whose slots are reused after Close (each
+// Open makes a new PollDesc); epoll events carry the slot index and fdseq,
+// so an event for an fd that was closed is recognised and dropped even if
+// the slot already serves a new fd.
 type PollDesc struct {
 	fd    int
 	slot  uint32
@@ -132,7 +130,7 @@ type PollDesc struct {
 	open         bool
 	closing      bool
 	rd, wd       int64  // deadline in nanotime units: 0 none, <0 expired
-	rseq, wseq   uint32 // bumped on every deadline change, Evict and reuse
+	rseq, wseq   uint32 // bumped on every deadline change and Evict
 	rtseq, wtseq uint32 // the seq each timer was armed with
 	rt, wt       *time.Timer
 	hangup       bool          // peer hung up; see hangup.go
@@ -143,10 +141,8 @@ type PollDesc struct {
 
 func newPollDesc(slot uint32) *PollDesc {
 	pd := &PollDesc{slot: slot}
-	for _, w := range []*waiter{&pd.rs.w, &pd.ws.w} {
-		w.ch = make(chan struct{}, 1)
-		w.leadFn = w.leadPoll // made once: a method value allocates
-	}
+	pd.rs.w.ch = make(chan struct{}, 1)
+	pd.ws.w.ch = make(chan struct{}, 1)
 	return pd
 }
 
@@ -180,17 +176,8 @@ func open(fd int, long bool) (*PollDesc, error) {
 func openOn(p *poller, fd int) (*PollDesc, error) {
 	pd := slots.alloc()
 	pd.mu.Lock()
-	pd.fd, pd.p = fd, p
-	pd.open, pd.closing = true, false
-	pd.rd, pd.wd = 0, 0
-	pd.hangup, pd.done, pd.doneClosed = false, nil, false
-	pd.rintr, pd.wintr = false, false
-	pd.rseq++
-	pd.wseq++
-	pd.info.Store(0)
-	pd.rs.state.Store(nil)
-	pd.ws.state.Store(nil)
-	pd.rs.waited, pd.ws.waited = false, false // the last user's hint
+	pd.fd, pd.p, pd.open = fd, p, true
+	pd.publishInfo()
 	seq := pd.fdseq.Add(1)
 	pd.mu.Unlock()
 
@@ -224,7 +211,9 @@ func (pd *PollDesc) checkerr(mode Mode) int {
 // the read itself found nothing (see Prepare).
 func (pd *PollDesc) prepErr(mode Mode) int {
 	info := pd.info.Load()
-	if info&infoClosing != 0 {
+	// A PollDesc that Open did not make (a zero value) is as good as
+	// closed: it has no fd, no poller and no channels to park on.
+	if info&(infoOpen|infoClosing) != infoOpen {
 		return pollErrClosing
 	}
 	if (mode == Read && info&infoReadExpired != 0) || (mode == Write && info&infoWriteExpired != 0) {
@@ -237,6 +226,9 @@ func (pd *PollDesc) prepErr(mode Mode) int {
 // Call with pd.mu held.
 func (pd *PollDesc) publishInfo() {
 	var bits uint32
+	if pd.open {
+		bits |= infoOpen
+	}
 	if pd.closing {
 		bits |= infoClosing
 	}
@@ -292,15 +284,25 @@ func (pd *PollDesc) sema(mode Mode) *sema {
 // a moment (the kernel sets the error before it marks the socket closed),
 // and the events after it are drained only when someone next polls the
 // set: the read, not the event, must tell ECONNRESET or EOF then.
+//
+// It returns ErrBadMode for a mode other than Read, Write and ReadWrite,
+// and ErrBusy, clearing nothing in that direction, while another goroutine
+// waits in it.
 func (pd *PollDesc) Prepare(mode Mode) error {
+	if pd == nil {
+		return ErrClosing
+	}
+	if mode != Read && mode != Write && mode != ReadWrite {
+		return ErrBadMode
+	}
 	if code := pd.prepErr(mode); code != pollNoError {
 		return errorOf(code)
 	}
-	if mode == Read || mode == ReadWrite {
-		pd.rs.state.Store(nil)
+	if mode != Write && !pd.rs.reset() {
+		return ErrBusy
 	}
-	if mode == Write || mode == ReadWrite {
-		pd.ws.state.Store(nil)
+	if mode != Read && !pd.ws.reset() {
+		return ErrBusy
 	}
 	return nil
 }
@@ -308,7 +310,8 @@ func (pd *PollDesc) Prepare(mode Mode) error {
 // Wait parks the calling goroutine until the fd is ready in mode (Read or
 // Write), the direction's deadline passes (ErrTimeout), or pd is evicted
 // (ErrClosing). A readiness notification that arrived since the last
-// Prepare returns at once. It allocates nothing.
+// Prepare returns at once. It allocates nothing. It returns ErrBadMode for
+// any other mode, and ErrBusy if another goroutine waits in mode.
 func (pd *PollDesc) Wait(mode Mode) error { return pd.do(mode, nil) }
 
 // An Attempt is one try of a non-blocking I/O operation, for Do.
@@ -329,10 +332,18 @@ type Attempt interface {
 func (pd *PollDesc) Do(mode Mode, a Attempt) error { return pd.do(mode, a) }
 
 func (pd *PollDesc) do(mode Mode, a Attempt) error {
+	if pd == nil {
+		return ErrClosing
+	}
 	if mode != Read && mode != Write {
-		return errBadMode
+		return ErrBadMode
 	}
 	s := pd.sema(mode)
+	if s.waiting() {
+		// Fail before a tries or s.waited is read: block would find
+		// the waiter too, but only after both.
+		return ErrBusy
+	}
 	waited, ready := false, false
 	for {
 		// Try first, as Wait's callers do, when the last Do found its
@@ -364,7 +375,10 @@ func (pd *PollDesc) do(mode Mode, a Attempt) error {
 		}
 		waited = true
 		var done bool
-		ready, done = pd.block(mode, false, a, tried)
+		var err error
+		if ready, done, err = pd.block(mode, false, a, tried); err != nil {
+			return err
+		}
 		if done {
 			s.waited = s.w.slept
 			return nil
@@ -379,15 +393,23 @@ func (pd *PollDesc) do(mode Mode, a Attempt) error {
 
 // WaitOnce is Wait that also returns nil, without readiness, when Interrupt
 // is called for mode before or during the wait, and after any wakeup; the
-// caller rechecks what it waits for. It clears the pending Interrupt.
+// caller rechecks what it waits for. It clears the pending Interrupt. It
+// returns Wait's errors.
 func (pd *PollDesc) WaitOnce(mode Mode) error {
+	if pd == nil {
+		return ErrClosing
+	}
 	if mode != Read && mode != Write {
-		return errBadMode
+		return ErrBadMode
 	}
 	if code := pd.checkerr(mode); code != pollNoError {
 		return errorOf(code)
 	}
-	if ready, _ := pd.block(mode, true, nil, false); !ready {
+	ready, _, err := pd.block(mode, true, nil, false)
+	if err != nil {
+		return err
+	}
+	if !ready {
 		if code := pd.checkerr(mode); code != pollNoError {
 			return errorOf(code)
 		}
@@ -396,19 +418,32 @@ func (pd *PollDesc) WaitOnce(mode Mode) error {
 	return nil
 }
 
-// Interrupt makes the current or next WaitOnce in mode return, as a
-// context's cancellation needs. It does not affect Wait.
-func (pd *PollDesc) Interrupt(mode Mode) {
-	pd.setInterrupt(mode, true)
+// Interrupt makes the current or next WaitOnce in mode (Read or Write)
+// return, as a context's cancellation needs. It does not affect Wait. It
+// returns ErrBadMode for another mode and ErrClosing, doing nothing, once
+// pd is evicted.
+func (pd *PollDesc) Interrupt(mode Mode) error {
+	return pd.setInterrupt(mode, true)
 }
 
-// ClearInterrupt withdraws an Interrupt that no WaitOnce consumed.
-func (pd *PollDesc) ClearInterrupt(mode Mode) {
-	pd.setInterrupt(mode, false)
+// ClearInterrupt withdraws an Interrupt that no WaitOnce consumed. It
+// returns Interrupt's errors.
+func (pd *PollDesc) ClearInterrupt(mode Mode) error {
+	return pd.setInterrupt(mode, false)
 }
 
-func (pd *PollDesc) setInterrupt(mode Mode, on bool) {
+func (pd *PollDesc) setInterrupt(mode Mode, on bool) error {
+	if pd == nil {
+		return ErrClosing
+	}
+	if mode != Read && mode != Write {
+		return ErrBadMode
+	}
 	pd.mu.Lock()
+	if !pd.open || pd.closing {
+		pd.mu.Unlock()
+		return ErrClosing
+	}
 	var w *waiter
 	if mode == Read {
 		pd.rintr = on
@@ -423,6 +458,7 @@ func (pd *PollDesc) setInterrupt(mode Mode, on bool) {
 	pd.mu.Unlock()
 	countWake(&rtStats.wakeInterrupt, w, nil)
 	p.wake(w)
+	return nil
 }
 
 // countWake counts the waiters among ws (nil ones are not waiters) in c.
@@ -450,20 +486,24 @@ func (pd *PollDesc) interrupted(mode Mode) bool {
 // With a non-nil Attempt a (Do), the parked goroutine tries a before it
 // blocks (unless tried, and it follows) and, leading, after each wakeup of
 // its set; done reports that a finished, the semaphore then left as the
-// withdrawal found it.
-func (pd *PollDesc) block(mode Mode, interruptible bool, a Attempt, tried bool) (ready, done bool) {
+// withdrawal found it. It returns ErrBusy, changing nothing, if another
+// goroutine waits in mode.
+func (pd *PollDesc) block(mode Mode, interruptible bool, a Attempt, tried bool) (ready, done bool, err error) {
 	s := pd.sema(mode)
-	if s.begin() {
-		return true, false
+	switch s.begin() {
+	case beginReady:
+		return true, false, nil
+	case beginBusy:
+		return false, false, ErrBusy
 	}
 	if pd.checkerr(mode) == pollNoError && !(interruptible && pd.interrupted(mode)) && s.commit() {
 		rtStats.waits.Add(1)
 		if pd.p.park(s, a, tried) {
-			return false, true
+			return false, true, nil
 		}
 		s.w.woke()
 	}
-	return s.finish(), false
+	return s.finish(), false, nil
 }
 
 // withdraw takes s's waiter, whose attempt finished while it was parked,
@@ -480,18 +520,44 @@ func (s *sema) withdrawn() bool {
 	return true
 }
 
-// begin consumes a pending notification (reporting true) or announces a
-// waiter (pdNil -> pdWait).
-func (s *sema) begin() bool {
+// What begin did.
+const (
+	beginReady = iota // consumed a pending notification
+	beginWait         // announced a waiter
+	beginBusy         // nothing: another goroutine waits
+)
+
+// begin consumes a pending notification (pdReady -> pdNil) or announces a
+// waiter (pdNil -> pdWait); it changes nothing while another goroutine
+// waits, a caller's misuse.
+func (s *sema) begin() int {
 	for {
 		if s.state.CompareAndSwap(pdReady, nil) {
-			return true
+			return beginReady
 		}
 		if s.state.CompareAndSwap(nil, pdWait) {
-			return false
+			return beginWait
 		}
 		if v := s.state.Load(); v != pdReady && v != nil {
-			panic("pollrt: two goroutines wait on one direction of a PollDesc")
+			return beginBusy
+		}
+	}
+}
+
+// reset is Prepare's transition: a pending notification is dropped
+// (pdReady -> pdNil). It fails, changing nothing, while a goroutine waits:
+// storing pdNil over its pdWait or &s.w would lose its wakeup.
+func (s *sema) reset() bool {
+	for {
+		switch s.state.Load() {
+		case nil:
+			return true
+		case pdReady:
+			if s.state.CompareAndSwap(pdReady, nil) {
+				return true
+			}
+		default:
+			return false
 		}
 	}
 }
@@ -513,6 +579,9 @@ func (s *sema) finish() bool { return s.state.Swap(nil) == pdReady }
 // Prepare and Wait fails with ErrClosing. It is safe to call more than once
 // and from any goroutine (it is the runtime's pollUnblock).
 func (pd *PollDesc) Evict() {
+	if pd == nil {
+		return
+	}
 	pd.mu.Lock()
 	if !pd.open || pd.closing {
 		pd.mu.Unlock()
@@ -533,19 +602,29 @@ func (pd *PollDesc) Evict() {
 	p.wake(ww)
 }
 
-// Close evicts pd if that was not done, deregisters the fd from the poller
-// and recycles pd. The caller must make sure no goroutine is inside Wait
-// (Evict wakes them; wait for them to return) and must not use pd again.
-// Close does not close the fd itself.
-func (pd *PollDesc) Close() {
+// Close evicts pd if that was not done and deregisters the fd from the
+// poller; pd stays closed, every later call failing with ErrClosing. Close
+// does not close the fd itself: do that after Close, once every Wait, Do
+// and WaitOnce on pd has returned, because a Do's Attempt may run until
+// then.
+//
+// If a goroutine waits in pd, Close wakes it with ErrClosing but returns
+// ErrBusy and leaves the fd registered: call Close again once the waits
+// returned. A second Close returns ErrClosing.
+func (pd *PollDesc) Close() error {
+	if pd == nil {
+		return ErrClosing
+	}
+	busy := pd.rs.waiting() || pd.ws.waiting() // before Evict swaps them out
 	pd.Evict()
 	pd.mu.Lock()
 	if !pd.open {
 		pd.mu.Unlock()
-		return
+		return ErrClosing
 	}
-	if pd.rs.waiting() || pd.ws.waiting() {
-		panic("pollrt: Close with a goroutine still in Wait")
+	if busy || pd.rs.waiting() || pd.ws.waiting() {
+		pd.mu.Unlock()
+		return ErrBusy
 	}
 	pd.open = false
 	pd.fdseq.Add(1) // from here on, events still in flight for fd are stale
@@ -553,4 +632,5 @@ func (pd *PollDesc) Close() {
 	// ENOENT or EBADF mean the fd left the epoll set already; nothing to do.
 	_ = pd.p.netpollclose(pd.fd)
 	slots.release(pd)
+	return nil
 }

@@ -305,8 +305,7 @@ func TestEvictWakesEveryWaiter(t *testing.T) {
 }
 
 func TestErrorPriority(t *testing.T) {
-	pd := newPollDesc(0)
-	pd.open = true
+	pd := openedForTest()
 	pd.setEventErr(true, pd.fdseq.Load())
 	require.NoError(t, pd.Prepare(Read), "an error event is left to the read")
 	require.ErrorIs(t, pd.Wait(Read), ErrNotPollable)
@@ -315,7 +314,7 @@ func TestErrorPriority(t *testing.T) {
 	require.ErrorIs(t, pd.Prepare(Read), ErrTimeout)
 	pd.Evict()
 	require.ErrorIs(t, pd.Prepare(Read), ErrClosing)
-	require.ErrorIs(t, pd.Wait(ReadWrite), errBadMode)
+	require.ErrorIs(t, pd.Wait(ReadWrite), ErrBadMode)
 }
 
 // flagOp is an Attempt that finishes once ok is set.
@@ -441,7 +440,7 @@ func TestStaleEventAfterReuse(t *testing.T) {
 
 	// The kernel hands out the same fd number and the table the same slot.
 	pd, a, b := socketpair(t)
-	require.Same(t, old, pd, "slot was not reused")
+	require.Equal(t, old.slot, pd.slot, "slot was not reused")
 	require.Equal(t, fds[0], a, "fd number was not reused")
 	drain(a)
 	done := ioAsync(pd, a, Read)

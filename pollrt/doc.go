@@ -15,7 +15,7 @@
 //		if err := pd.Wait(pollrt.Read); err != nil { ... } // ErrTimeout, ErrClosing
 //	}
 //	pd.Evict()   // wake every waiter with ErrClosing
-//	pd.Close()   // once no goroutine is inside Wait: deregister the fd
+//	pd.Close()   // once every Wait returned: deregister the fd
 //
 // [PollDesc.Do] is the same loop with the syscall passed in as an
 // [Attempt]: when the goroutine will poll its set itself, Do makes the
@@ -30,8 +30,31 @@
 // at Open, and never re-armed, so callers must retry the syscall until it
 // returns EAGAIN before waiting again, as package net does.
 //
-// Only one goroutine may wait per direction at a time; the caller serialises
-// readers and writers (pollnet's fd mutex does).
+// # Contract
+//
+// pollrt works for any descriptor epoll accepts: sockets, pipes, ttys,
+// eventfds, inotify and signalfd descriptors. The caller keeps owning the
+// fd: it makes it non-blocking before Open, opens it once, and closes it
+// after Close.
+//
+//   - One goroutine at a time may wait (Wait, Do, WaitOnce) in each
+//     direction; the caller serialises readers and writers (pollnet's fd
+//     mutex does). A second waiter, and a Prepare while a goroutine waits,
+//     get [ErrBusy] and change nothing.
+//   - Any goroutine may call SetDeadline, Interrupt, Evict, PeerClosed and
+//     Done at any time.
+//   - Close once every wait has returned (Evict makes them return). A Close
+//     that finds a waiter wakes it with [ErrClosing] and returns ErrBusy,
+//     the fd still registered; a later Close completes.
+//   - A closed descriptor stays closed: its methods return ErrClosing (its
+//     Done channel is closed), and the next Open gets a new PollDesc. A nil
+//     *PollDesc, or one not returned by Open, behaves the same.
+//   - A Mode a method does not take gives [ErrBadMode].
+//
+// No misuse panics. An Attempt must neither panic nor block: it runs
+// inside the wait, perhaps while its goroutine polls the set for others.
+// Prepare, Wait and Do allocate nothing, nor does SetDeadline once the
+// direction has had a deadline.
 //
 // Descriptors are spread over a few epoll sets ([SetPollers]; listeners,
 // opened with [OpenLong], share one of their own). A goroutine that parks

@@ -47,6 +47,8 @@ type poller struct {
 	followers atomic.Int32  // waiters parked on their channels, not yet woken
 	watchers  atomic.Int32  // Done channels not yet closed (see watch)
 	kick      chan struct{} // hands leading to the poller goroutine
+	leader    *waiter       // the waiter leading the set, nil for the poller goroutine
+	leadFn    func(uintptr) bool
 	runFn     func(uintptr) bool
 }
 
@@ -70,7 +72,7 @@ func newPoller() (*poller, error) {
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
 	p := &poller{epfd: epfd, breakfd: bfd, events: make([]unix.EpollEvent, 128), kick: make(chan struct{}, 1)}
-	p.runFn = p.runPoll
+	p.runFn, p.leadFn = p.runPoll, p.leadPoll // made once: a method value allocates
 	if err := unix.SetNonblock(epfd, true); err != nil {
 		unix.Close(bfd)
 		unix.Close(epfd)

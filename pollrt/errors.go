@@ -13,7 +13,7 @@ const (
 	pollErrNotPollable = 3 // epoll refused the fd, or reported an error event on it
 )
 
-// Errors returned by Open, Prepare and Wait. pollnet maps them to the
+// Errors returned by PollDesc's methods and Open. pollnet maps them to the
 // standard library's: ErrClosing to net.ErrClosed, ErrTimeout to
 // os.ErrDeadlineExceeded.
 var (
@@ -27,6 +27,14 @@ var (
 	ErrNotPollable = errors.New("pollrt: not pollable")
 	// ErrNotSupported is returned by Open on platforms without a backend.
 	ErrNotSupported = errors.New("pollrt: no poller backend on this platform")
+	// ErrBusy reports a Prepare or wait that met another goroutine
+	// waiting in the same direction, which changed nothing, or a Close
+	// that met a waiter, which evicted the descriptor but left it open:
+	// the caller must serialise waits per direction, and close once they
+	// returned.
+	ErrBusy = errors.New("pollrt: another goroutine waits on the poll descriptor")
+	// ErrBadMode reports a Mode the method does not take.
+	ErrBadMode = errors.New("pollrt: mode must be Read or Write (or ReadWrite where allowed)")
 )
 
 var pollErrors = [...]error{

@@ -13,6 +13,9 @@ package pollrt
 // descriptor's epoll set (one waits in it, or a Done channel is watched);
 // otherwise it polls the set once, without blocking.
 func (pd *PollDesc) PeerClosed() bool {
+	if pd == nil {
+		return false
+	}
 	if pd.info.Load()&infoHangup != 0 {
 		return true
 	}
@@ -24,13 +27,17 @@ func (pd *PollDesc) PeerClosed() bool {
 // evicted. It is made on first use; descriptors that never call Done pay
 // nothing. Until it is closed, the descriptor's epoll set is polled
 // continuously, so waits in that set are woken through the poller
-// goroutine rather than directly (see park_linux.go).
+// goroutine rather than directly (see park_linux.go). The channel of a
+// closed descriptor is closed.
 func (pd *PollDesc) Done() <-chan struct{} {
+	if pd == nil {
+		return closedChan
+	}
 	pd.mu.Lock()
 	defer pd.mu.Unlock()
 	if pd.done == nil {
 		pd.done = make(chan struct{})
-		if pd.hangup || pd.closing {
+		if pd.hangup || pd.closing || !pd.open {
 			pd.doneClosed = true
 			close(pd.done)
 		} else {
@@ -39,6 +46,13 @@ func (pd *PollDesc) Done() <-chan struct{} {
 	}
 	return pd.done
 }
+
+// closedChan is Done's channel for a nil PollDesc.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // setHangup records a hangup event for the fd tagged seq.
 func (pd *PollDesc) setHangup(seq uint32) {

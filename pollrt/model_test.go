@@ -87,8 +87,7 @@ type semHarness struct {
 }
 
 func newSemHarness(t testing.TB) *semHarness {
-	pd := newPollDesc(0)
-	pd.open = true
+	pd := openedForTest()
 	return &semHarness{t: t, pd: pd, s: &pd.rs}
 }
 
@@ -138,7 +137,7 @@ func (h *semHarness) step() string {
 			h.endWait(false) // Wait checks errors before blocking
 			return "wait: error before blocking"
 		}
-		got := h.s.begin()
+		got := h.s.begin() == beginReady
 		want := h.m.state == mReady
 		if got != want {
 			h.t.Fatalf("begin reported ready=%v, model %v", got, want)
@@ -307,6 +306,17 @@ func FuzzSemaphore(f *testing.F) {
 		}
 		newSemHarness(t).run(ops)
 	})
+}
+
+// openedForTest returns a descriptor that is open on no poller: its
+// waits park on their channels alone (see park).
+func openedForTest() *PollDesc {
+	pd := newPollDesc(0)
+	pd.mu.Lock()
+	pd.open = true
+	pd.publishInfo()
+	pd.mu.Unlock()
+	return pd
 }
 
 // slotReady delivers a read-readiness event straight to pd, as the poller

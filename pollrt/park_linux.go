@@ -120,12 +120,13 @@ func (p *poller) park(s *sema, a Attempt, tried bool) (done bool) {
 	}
 	p.stats.leads.Add(1)
 	w.a, w.done, w.tried = a, false, false
-	if p.rc.Read(w.leadFn) != nil {
+	p.leader = w
+	if p.rc.Read(p.leadFn) != nil {
 		// The epoll file is closed only when a test discards its poller;
 		// the wake still comes, on the channel.
 		<-w.ch
 	}
-	done, w.a = w.done, nil
+	done, w.a, p.leader = w.done, nil, nil
 	if done {
 		s.withdrawn()
 	}
@@ -210,8 +211,8 @@ func (p *poller) pollIfIdle() {
 // stale is stored before needed is loaded here, and followers and watchers
 // are added before stale is loaded there, so one of the two sides sees the
 // other.
-func (w *waiter) leadPoll(uintptr) bool {
-	p := w.p
+func (p *poller) leadPoll(uintptr) bool {
+	w := p.leader
 	if w.a != nil {
 		p.stale.Store(true)
 		if p.wakeSig.Load() != 0 {
@@ -261,9 +262,9 @@ func (p *poller) wakeFrom(w, self *waiter) {
 	}
 	w.readyAt.Store(nanotime())
 	old := w.mode.Swap(parkWoken)
-	// w's set is w.p, not p: p is the waker's poller, which for an event
-	// read just before w's descriptor was closed and reopened is not w's
-	// set. Read it before the send, after which w may park again.
+	// w's set is w.p, which need not be p, the waker's poller (a test
+	// delivers an event through another set). Read it before the send,
+	// after which w may park again.
 	var wp *poller
 	if old == parkFollower || old == parkLeader {
 		wp = w.p

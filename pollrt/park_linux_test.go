@@ -218,10 +218,11 @@ func TestParkStorm(t *testing.T) {
 	}
 }
 
-// TestWakeFromAnotherPoller: a poller may deliver an event it read just
-// before the descriptor was closed and its slot reopened for an fd in
-// another set (the seq check passed before the close). The wake must reach
-// the waiter's own set: its leader's break and its follower count.
+// TestWakeFromAnotherPoller: whichever poller delivers an event, the wake
+// must reach the waiter's own set: its leader's break and its follower
+// count. (Since each Open makes a new PollDesc, an event read just before
+// a close no longer reaches the slot's next descriptor, in another set;
+// wakeFrom does not rely on that.)
 func TestWakeFromAnotherPoller(t *testing.T) {
 	a, b := startedPoller(t), startedPoller(t)
 

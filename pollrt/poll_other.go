@@ -24,8 +24,7 @@ func (p *poller) park(s *sema, a Attempt, tried bool) bool {
 	<-s.w.ch
 	return false
 }
-func (w *waiter) leadPoll(uintptr) bool { return true }
-func (p *poller) wake(w *waiter)        { p.wakeFrom(w, nil) }
+func (p *poller) wake(w *waiter) { p.wakeFrom(w, nil) }
 func (p *poller) wakeFrom(w, self *waiter) {
 	if w != nil {
 		w.ch <- struct{}{}

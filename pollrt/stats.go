@@ -45,8 +45,11 @@ type Stats struct {
 
 // LatencyQuantile returns an upper bound of the q-quantile (0 < q <= 1) of
 // WakeLatency: the upper edge of the bucket it falls in. It returns 0 when
-// there is no sample.
+// there is no sample, or s is nil.
 func (s *Stats) LatencyQuantile(q float64) time.Duration {
+	if s == nil {
+		return 0
+	}
 	var total uint64
 	for _, n := range s.WakeLatency {
 		total += n
@@ -82,8 +85,12 @@ func recordWakeLatency(ns int64) {
 	rtStats.latency[b].Add(1)
 }
 
-// ReadStats fills s with the current counters. It allocates nothing.
+// ReadStats fills s with the current counters; a nil s is left alone. It
+// allocates nothing.
 func ReadStats(s *Stats) {
+	if s == nil {
+		return
+	}
 	slots.mu.Lock()
 	*s = Stats{Opened: slots.opened, Closed: slots.closed, Open: slots.opened - slots.closed}
 	slots.mu.Unlock()
