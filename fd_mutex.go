@@ -6,6 +6,8 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+
+	"github.com/pollnet/pollnet/pollrt"
 )
 
 // fdMutex is the reference-counted lock that keeps a file descriptor alive
@@ -94,36 +96,35 @@ func (fd *netFD) decref() {
 	}
 }
 
-func (fd *netFD) readLock() error {
+// lock takes a reference and the lock of mode's direction: rmu for
+// pollrt.Read, wmu for pollrt.Write.
+func (fd *netFD) lock(mode pollrt.Mode) error {
 	if !fd.mu.incref() {
 		return net.ErrClosed
 	}
-	fd.mu.rmu.Lock()
+	fd.mu.dir(mode).Lock()
 	if fd.mu.closed() {
-		fd.readUnlock()
+		fd.unlock(mode)
 		return net.ErrClosed
 	}
 	return nil
 }
 
-func (fd *netFD) readUnlock() {
-	fd.mu.rmu.Unlock()
+// unlock releases what lock(mode) took.
+func (fd *netFD) unlock(mode pollrt.Mode) {
+	fd.mu.dir(mode).Unlock()
 	fd.decref()
 }
 
-func (fd *netFD) writeLock() error {
-	if !fd.mu.incref() {
-		return net.ErrClosed
+// dir returns the lock that serialises the operations in mode.
+func (mu *fdMutex) dir(mode pollrt.Mode) *sync.Mutex {
+	if mode == pollrt.Write {
+		return &mu.wmu
 	}
-	fd.mu.wmu.Lock()
-	if fd.mu.closed() {
-		fd.writeUnlock()
-		return net.ErrClosed
-	}
-	return nil
+	return &mu.rmu
 }
 
-func (fd *netFD) writeUnlock() {
-	fd.mu.wmu.Unlock()
-	fd.decref()
-}
+func (fd *netFD) readLock() error  { return fd.lock(pollrt.Read) }
+func (fd *netFD) readUnlock()      { fd.unlock(pollrt.Read) }
+func (fd *netFD) writeLock() error { return fd.lock(pollrt.Write) }
+func (fd *netFD) writeUnlock()     { fd.unlock(pollrt.Write) }

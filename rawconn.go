@@ -37,14 +37,12 @@ func (c *rawConn) Write(f func(fd uintptr) (done bool)) error {
 // wait calls f until it reports done, waiting for readiness in mode between
 // calls, under the direction's lock.
 func (c *rawConn) wait(f func(uintptr) bool, mode pollrt.Mode) error {
-	lock, unlock := c.fd.readLock, c.fd.readUnlock
-	if mode == pollrt.Write {
-		lock, unlock = c.fd.writeLock, c.fd.writeUnlock
-	}
-	if err := lock(); err != nil {
+	// Wait, not Do: f is the caller's, and an Attempt runs inside the
+	// wait, where a panic or a block would stall the epoll set.
+	if err := c.fd.lock(mode); err != nil {
 		return err
 	}
-	defer unlock()
+	defer c.fd.unlock(mode)
 	if c.fd.pd == nil {
 		return errNotPollable
 	}

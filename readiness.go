@@ -52,14 +52,10 @@ func (c *Conn) wait(ctx context.Context, mode pollrt.Mode) error {
 
 // waitReady waits until an I/O call in mode would not block.
 func (fd *netFD) waitReady(ctx context.Context, mode pollrt.Mode) error {
-	lock, unlock := fd.readLock, fd.readUnlock
-	if mode == pollrt.Write {
-		lock, unlock = fd.writeLock, fd.writeUnlock
-	}
-	if err := lock(); err != nil {
+	if err := fd.lock(mode); err != nil {
 		return err
 	}
-	defer unlock()
+	defer fd.unlock(mode)
 	if err := ctx.Err(); err != nil {
 		return err
 	}

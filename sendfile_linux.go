@@ -51,37 +51,37 @@ func (fd *netFD) sendFile(f *os.File, size int64) (written int64, err error, fal
 }
 
 func (fd *netFD) sendFileLocked(src int, size int64) (written int64, err error, fallback bool) {
-	if err := fd.writeLock(); err != nil {
-		return 0, err, false
-	}
-	defer fd.writeUnlock()
-	if err := fd.pd.Prepare(pollrt.Write); err != nil {
-		return 0, mapPollErr(err), false
-	}
-	for size == 0 || written < size {
-		chunk := maxRW
-		if size > 0 {
-			chunk = int(min(size-written, int64(chunk)))
-		}
-		n, err := sendfile(fd.sysfd, src, chunk)
-		if n > 0 {
-			written += int64(n)
-			sentfile.Add(int64(n))
-			continue
-		}
-		switch {
-		case err == nil:
-			return written, nil, false // end of file
-		case err == unix.EINTR:
-		case err == unix.EAGAIN:
-			if err = fd.pd.Wait(pollrt.Write); err != nil {
-				return written, mapPollErr(err), false
+	var serr error
+	err = fd.doLocked(pollrt.Write, func() bool {
+		for size == 0 || written < size {
+			chunk := maxRW
+			if size > 0 {
+				chunk = int(min(size-written, int64(chunk)))
 			}
-		case refused(err):
-			return written, nil, true
-		default:
-			return written, os.NewSyscallError("sendfile", err), false
+			n, err := sendfile(fd.sysfd, src, chunk)
+			if n > 0 {
+				written += int64(n)
+				sentfile.Add(int64(n))
+				continue
+			}
+			switch {
+			case err == nil:
+				return true // end of file
+			case err == unix.EINTR:
+			case err == unix.EAGAIN:
+				return false
+			case refused(err):
+				fallback = true
+				return true
+			default:
+				serr = os.NewSyscallError("sendfile", err)
+				return true
+			}
 		}
+		return true
+	})
+	if err != nil {
+		return written, err, false
 	}
-	return written, nil, false
+	return written, serr, fallback
 }

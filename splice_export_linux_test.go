@@ -12,7 +12,15 @@ func SentfileBytes() int64 { return sentfile.Load() }
 
 // CloseIdleSplicePipes closes the pipes pooled for reuse, so that tests can
 // count file descriptors.
-func CloseIdleSplicePipes() { closeIdlePipes() }
+func CloseIdleSplicePipes() {
+	pipePool.mu.Lock()
+	idle := pipePool.idle
+	pipePool.idle = nil
+	pipePool.mu.Unlock()
+	for _, p := range idle {
+		p.close()
+	}
+}
 
 // RawSplice and RawSendfile are the real system calls, for hooks to call.
 var (

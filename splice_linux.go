@@ -110,34 +110,33 @@ func (c *Conn) readFrom(r io.Reader) (int64, error) {
 		r = u
 	}
 
+	var n int64
+	var err error
+	var fallback bool
 	if src, ok := spliceEndOf(r); ok {
-		n, err, fallback := spliceCopy(spliceEnd{fd: c.fd}, src, c, remain)
-		if lr != nil {
-			lr.N = remain - n
+		n, err, fallback = spliceCopy(spliceEnd{fd: c.fd}, src, c, remain)
+	} else if f, ok := r.(*os.File); ok && isRegular(f) {
+		size := remain
+		if lr == nil {
+			size = 0 // to the end of the file
 		}
-		if !fallback {
-			return n, err
-		}
-		m, err := copyRest(c, r, lr)
-		return n + m, err
+		n, err, fallback = c.fd.sendFile(f, size)
+	} else {
+		return io.Copy(writerOnly{c}, orig)
 	}
-	if f, ok := r.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-			if lr == nil {
-				remain = 0 // to the end of the file
-			}
-			n, err, fallback := c.fd.sendFile(f, remain)
-			if lr != nil {
-				lr.N = remain - n
-			}
-			if !fallback {
-				return n, err
-			}
-			m, err := copyRest(c, r, lr)
-			return n + m, err
-		}
+	if lr != nil {
+		lr.N = remain - n
 	}
-	return io.Copy(writerOnly{c}, orig)
+	if !fallback {
+		return n, err
+	}
+	m, err := copyRest(c, r, lr)
+	return n + m, err
+}
+
+func isRegular(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // writeTo is (*Conn).WriteTo without the error wrapping.
@@ -308,26 +307,39 @@ func (e spliceEnd) check() error {
 	return rawErr(e.rc.Control(func(uintptr) {}))
 }
 
+// wait calls try with the socket until it reports done, waiting for
+// readiness in mode between calls: for a pollnet conn, fd.Read's and
+// fd.Write's loop (doLocked); for a package-net conn, its RawConn's. The
+// errors of the wait are returned bare (net.ErrClosed,
+// os.ErrDeadlineExceeded).
+func (e spliceEnd) wait(mode pollrt.Mode, try func(s int) bool) error {
+	if e.fd != nil {
+		return e.fd.doLocked(mode, func() bool { return try(e.fd.sysfd) })
+	}
+	f := func(s uintptr) bool { return try(int(s)) }
+	if mode == pollrt.Read {
+		return rawErr(e.rc.Read(f))
+	}
+	return rawErr(e.rc.Write(f))
+}
+
 // drain moves at most max bytes from the socket into the pipe whose write
 // end is pw, waiting for the socket to be readable. (0, nil) is EOF. Errors
 // are returned bare: a syscall's errno, net.ErrClosed,
 // os.ErrDeadlineExceeded.
 func (e spliceEnd) drain(pw, max int) (int, error) {
-	if e.fd != nil {
-		return e.fd.spliceDrain(pw, max)
-	}
 	var n int
 	var serr error
-	err := e.rc.Read(func(s uintptr) bool {
+	err := e.wait(pollrt.Read, func(s int) bool {
 		for {
-			n, serr = splice(pw, int(s), max)
+			n, serr = splice(pw, s, max)
 			if serr != unix.EINTR {
 				return serr != unix.EAGAIN
 			}
 		}
 	})
 	if err != nil {
-		return 0, rawErr(err)
+		return 0, err
 	}
 	return n, serr
 }
@@ -335,34 +347,30 @@ func (e spliceEnd) drain(pw, max int) (int, error) {
 // pump moves the n bytes the pipe whose read end is pr holds into the
 // socket, waiting for it to be writable. It returns how many it moved.
 func (e spliceEnd) pump(pr, n int) (int, error) {
-	if e.fd != nil {
-		return e.fd.splicePump(pr, n)
-	}
 	written := 0
 	var serr error
-	err := e.rc.Write(func(s uintptr) bool {
+	err := e.wait(pollrt.Write, func(s int) bool {
 		for written < n {
-			var m int
-			m, serr = splice(int(s), pr, n-written)
+			m, err := splice(s, pr, n-written)
 			if m > 0 {
 				written += m
 				continue
 			}
-			switch serr {
+			switch err {
 			case unix.EINTR:
 				continue
 			case unix.EAGAIN:
 				return false // wait for writability
 			case nil:
-				serr = io.ErrShortWrite // cannot happen: the pipe holds data
+				err = io.ErrShortWrite // cannot happen: the pipe holds data
 			}
+			serr = err
 			return true
 		}
-		serr = nil
 		return true
 	})
 	if err != nil {
-		return written, rawErr(err)
+		return written, err
 	}
 	return written, serr
 }
@@ -377,60 +385,24 @@ func rawErr(err error) error {
 	return err
 }
 
-// spliceDrain is drain for a pollnet conn: fd.Read's loop with splice.
-func (fd *netFD) spliceDrain(pw, max int) (int, error) {
-	if err := fd.readLock(); err != nil {
-		return 0, err
+// doLocked runs try, waiting in mode while it reports false (EAGAIN),
+// under the direction's lock: fd.Read's and fd.Write's loop, for the
+// kernel copies' syscalls. Its errors are net.ErrClosed and mapPollErr's.
+func (fd *netFD) doLocked(mode pollrt.Mode, try func() bool) error {
+	if err := fd.lock(mode); err != nil {
+		return err
 	}
-	defer fd.readUnlock()
-	if err := fd.pd.Prepare(pollrt.Read); err != nil {
-		return 0, mapPollErr(err)
+	defer fd.unlock(mode)
+	if err := fd.pd.Prepare(mode); err != nil {
+		return mapPollErr(err)
 	}
-	for {
-		n, err := splice(pw, fd.sysfd, max)
-		switch err {
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			if err = fd.pd.Wait(pollrt.Read); err == nil {
-				continue
-			}
-			return 0, mapPollErr(err)
-		}
-		return n, err
-	}
+	return mapPollErr(fd.pd.Do(mode, tryFunc(try)))
 }
 
-// splicePump is pump for a pollnet conn: fd.Write's loop with splice.
-func (fd *netFD) splicePump(pr, n int) (int, error) {
-	if err := fd.writeLock(); err != nil {
-		return 0, err
-	}
-	defer fd.writeUnlock()
-	if err := fd.pd.Prepare(pollrt.Write); err != nil {
-		return 0, mapPollErr(err)
-	}
-	written := 0
-	for written < n {
-		m, err := splice(fd.sysfd, pr, n-written)
-		if m > 0 {
-			written += m
-			continue
-		}
-		switch err {
-		case unix.EINTR:
-		case unix.EAGAIN:
-			if err = fd.pd.Wait(pollrt.Write); err != nil {
-				return written, mapPollErr(err)
-			}
-		case nil:
-			return written, io.ErrShortWrite // cannot happen: the pipe holds data
-		default:
-			return written, err
-		}
-	}
-	return written, nil
-}
+// tryFunc is a function as a pollrt.Attempt.
+type tryFunc func() bool
+
+func (f tryFunc) Try() bool { return f() }
 
 // splicePipe is a non-blocking pipe and the count of bytes it holds.
 type splicePipe struct {
@@ -481,17 +453,6 @@ func putPipe(p *splicePipe) {
 func (p *splicePipe) close() {
 	unix.Close(p.r)
 	unix.Close(p.w)
-}
-
-// closeIdlePipes closes the pooled pipes (tests count fds around it).
-func closeIdlePipes() {
-	pipePool.mu.Lock()
-	idle := pipePool.idle
-	pipePool.idle = nil
-	pipePool.mu.Unlock()
-	for _, p := range idle {
-		p.close()
-	}
 }
 
 // flushTo writes the bytes the pipe holds to w, in user space. It returns
