@@ -192,9 +192,6 @@ func openOn(p *poller, fd int) (*PollDesc, error) {
 	return pd, nil
 }
 
-// Fd returns the file descriptor pd was opened for.
-func (pd *PollDesc) Fd() int { return pd.fd }
-
 // checkerr is the runtime's netpollcheckerr: what a wait that is about to
 // block returns instead.
 func (pd *PollDesc) checkerr(mode Mode) int {
@@ -511,13 +508,13 @@ func (pd *PollDesc) block(mode Mode, interruptible bool, a Attempt, tried bool) 
 // waker's send is then on its way and the waiter must receive it.
 func (s *sema) withdraw() bool { return s.state.CompareAndSwap(&s.w, nil) }
 
-// withdrawn withdraws s's waiter whose attempt finished, taking the send of
-// a waker that got there first; it reports true, park's "done".
-func (s *sema) withdrawn() bool {
+// takeBack takes s's waiter, whose attempt finished while it was parked,
+// out of s; if a waker swapped it out first, it receives that waker's
+// send, which is on its way.
+func (s *sema) takeBack() {
 	if !s.withdraw() {
 		<-s.w.ch
 	}
-	return true
 }
 
 // What begin did.

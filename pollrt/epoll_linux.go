@@ -37,9 +37,10 @@ type poller struct {
 
 	// drainMu is held by whoever drains the set: its leader, or pass.
 	drainMu sync.Mutex
-	// stale is set while the set's leader tries its own I/O instead of
-	// draining (park_linux.go): events may then sit in the set undelivered.
-	stale atomic.Bool
+	// undrained: events may sit in the set undelivered. A leader that
+	// tries its own I/O instead of draining sets it (park_linux.go); it
+	// stays set after that leader leaves, until the next drain.
+	undrained atomic.Bool
 
 	// mu orders the changes of leading; followers only grows under it.
 	mu        sync.Mutex

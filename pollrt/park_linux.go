@@ -63,7 +63,8 @@ func (p *poller) park(s *sema, a Attempt, tried bool) (done bool) {
 	w.slept = false
 	if p == nil {
 		if a != nil && !tried && a.Try() {
-			return s.withdrawn()
+			s.takeBack()
+			return true
 		}
 		<-w.ch
 		return false
@@ -89,7 +90,7 @@ func (p *poller) park(s *sema, a Attempt, tried bool) (done bool) {
 
 	switch role {
 	case parkFollower:
-		if p.stale.Load() {
+		if p.undrained.Load() {
 			// The leader may be trying its own I/O without draining.
 			// It drains once it sees this follower counted, which it
 			// checks on every event of the set, but events already in
@@ -128,7 +129,7 @@ func (p *poller) park(s *sema, a Attempt, tried bool) (done bool) {
 	}
 	done, w.a, p.leader = w.done, nil, nil
 	if done {
-		s.withdrawn()
+		s.takeBack()
 	}
 	w.mode.Store(parkNone)
 	p.unlead()
@@ -138,7 +139,7 @@ func (p *poller) park(s *sema, a Attempt, tried bool) (done bool) {
 // delivers reports whether the set is led by a goroutine that drains it: a
 // waiter parking now would follow, and the leader would deliver what comes
 // after a try made before parking. It is a hint, read without mu.
-func (p *poller) delivers() bool { return p != nil && p.leading.Load() && !p.stale.Load() }
+func (p *poller) delivers() bool { return p != nil && p.leading.Load() && !p.undrained.Load() }
 
 // unlead ends the caller's lead of the set, passing it to the poller
 // goroutine if the set still needs polling.
@@ -165,7 +166,7 @@ func (p *poller) watch() {
 	if !p.leading.Load() {
 		p.leading.Store(true)
 		p.kick <- struct{}{}
-	} else if p.stale.Load() {
+	} else if p.undrained.Load() {
 		p.netpollBreak() // the leader must drain from now on (leadPoll)
 	}
 	p.mu.Unlock()
@@ -184,7 +185,7 @@ func (p *poller) pollIfIdle() {
 	p.mu.Lock()
 	if p.leading.Load() {
 		p.mu.Unlock()
-		if p.stale.Load() {
+		if p.undrained.Load() {
 			p.pass()
 		}
 		return
@@ -204,17 +205,17 @@ func (p *poller) pollIfIdle() {
 // readiness of w's fd, whether or not earlier events were drained, and w
 // tries only after the runtime has started watching. That wait costs the
 // syscalls package net's does (the failed and the successful attempt), and
-// no epoll_wait. Events then stay in the set (stale is set). A watcher or
+// no epoll_wait. Events then stay in the set (undrained is set). A watcher or
 // a Wait follower that arrives breaks the leader, which drains from then
 // on; a Do follower tries its I/O once it is counted, and the leader drains
 // on the set's next event, which the readiness the try missed makes.
-// stale is stored before needed is loaded here, and followers and watchers
-// are added before stale is loaded there, so one of the two sides sees the
+// undrained is stored before needed is loaded here, and followers and watchers
+// are added before undrained is loaded there, so one of the two sides sees the
 // other.
 func (p *poller) leadPoll(uintptr) bool {
 	w := p.leader
 	if w.a != nil {
-		p.stale.Store(true)
+		p.undrained.Store(true)
 		if p.wakeSig.Load() != 0 {
 			// Taken before needed and the channel are read: a waker
 			// whose break coalesced into this one sent (or added its
@@ -281,7 +282,7 @@ func (p *poller) wakeFrom(w, self *waiter) {
 // drain delivers every event pending in the set without blocking. Only the
 // set's leader calls it.
 func (p *poller) drain(self *waiter) {
-	p.stale.Store(false) // before the poll: whatever it misses makes an edge
+	p.undrained.Store(false) // before the poll: whatever it misses makes an edge
 	p.drainMu.Lock()
 	for p.pollEvents(0, self, true) == len(p.events) {
 	}

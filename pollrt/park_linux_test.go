@@ -278,7 +278,7 @@ func TestTryLeaderPollsNothing(t *testing.T) {
 	require.Equal(t, polls, p.stats.polls.Load(), "epoll_waits by a leader alone in its set")
 	require.Equal(t, leads+rounds, p.stats.leads.Load())
 	require.Zero(t, p.stats.breaks.Load())
-	require.True(t, p.stale.Load(), "the set was never drained")
+	require.True(t, p.undrained.Load(), "the set was never drained")
 }
 
 // tryingLeader starts a Do read on a new socket pair in p's set and returns
@@ -288,7 +288,7 @@ func tryingLeader(t *testing.T, p *poller) (op *fdOp, end func()) {
 	pd, a, b := socketpairOn(t, p)
 	done, op := doAsyncOp(pd, a, Read)
 	waitFor(t, "the Do leads without draining", func() bool {
-		return pd.rs.w.mode.Load() == parkLeader && p.stale.Load()
+		return pd.rs.w.mode.Load() == parkLeader && p.undrained.Load()
 	})
 	return op, func() {
 		_, err := unix.Write(b, []byte("x"))

@@ -19,7 +19,8 @@ func (p *poller) close()                                     {}
 func (p *poller) park(s *sema, a Attempt, tried bool) bool {
 	s.w.slept = false
 	if a != nil && !tried && a.Try() {
-		return s.withdrawn()
+		s.takeBack()
+		return true
 	}
 	<-s.w.ch
 	return false
