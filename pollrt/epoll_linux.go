@@ -4,7 +4,6 @@ package pollrt
 
 import (
 	"os"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -16,8 +15,7 @@ import (
 // breakTag is the event data of the break descriptor; no slot has it.
 const breakTag = ^uint64(0)
 
-// poller is one epoll set, polled by a parked waiter or by its poller
-// goroutine (park_linux.go).
+// pollSet is the epoll backend's set (park.go lists the seam).
 //
 // Nobody blocks in epoll_wait. The epoll fd is itself pollable, so it is
 // handed to the Go runtime (os.NewFile on the non-blocking epoll fd); the
@@ -25,71 +23,52 @@ const breakTag = ^uint64(0)
 // SyscallConn().Read, holding no OS thread and no P, and drains the set
 // with zero-timeout epoll_wait calls when the runtime reports it readable.
 // A goroutine blocked in epoll_wait would hold a thread in a syscall with
-// the waiters it woke queued behind it (DESIGN.md, "scheduler").
-type poller struct {
+// the waiters it woke queued behind it.
+type pollSet struct {
 	epfd    int
 	breakfd int               // eventfd for netpollBreak
 	wakeSig atomic.Uint32     // 1 while a break is pending: coalesces breaks
-	events  []unix.EpollEvent // used only by the holder of drainMu
-	stats   pollerStats
-	file    *os.File        // epfd as the runtime sees it; kept so it is never finalised
-	rc      syscall.RawConn // file's RawConn: waiting on it parks in the runtime's poller
-
-	// drainMu is held by whoever drains the set: its leader, or pass.
-	drainMu sync.Mutex
-	// undrained: events may sit in the set undelivered. A leader that
-	// tries its own I/O instead of draining sets it (park_linux.go); it
-	// stays set after that leader leaves, until the next drain.
-	undrained atomic.Bool
-
-	// mu orders the changes of leading; followers only grows under it.
-	mu        sync.Mutex
-	leading   atomic.Bool   // a waiter or the poller goroutine polls the set; stored under mu
-	followers atomic.Int32  // waiters parked on their channels, not yet woken
-	watchers  atomic.Int32  // Done channels not yet closed (see watch)
-	kick      chan struct{} // hands leading to the poller goroutine
-	leader    *waiter       // the waiter leading the set, nil for the poller goroutine
-	leadFn    func(uintptr) bool
-	runFn     func(uintptr) bool
+	events  []unix.EpollEvent // used only by the holder of poller.drainMu
+	file    *os.File          // epfd as the runtime sees it; kept so it is never finalised
+	rc      syscall.RawConn   // file's RawConn: waiting on it parks in the runtime's poller
 }
 
-// newPoller is netpollinit: an epoll set with a break descriptor in it, both
+// init makes s an epoll set with a break descriptor in it, both
 // close-on-exec.
-func newPoller() (*poller, error) {
+func (s *pollSet) init() error {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return nil, os.NewSyscallError("epoll_create1", err)
+		return os.NewSyscallError("epoll_create1", err)
 	}
 	bfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		unix.Close(epfd)
-		return nil, os.NewSyscallError("eventfd", err)
+		return os.NewSyscallError("eventfd", err)
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN}
 	setTag(&ev, breakTag)
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, bfd, &ev); err != nil {
 		unix.Close(bfd)
 		unix.Close(epfd)
-		return nil, os.NewSyscallError("epoll_ctl", err)
+		return os.NewSyscallError("epoll_ctl", err)
 	}
-	p := &poller{epfd: epfd, breakfd: bfd, events: make([]unix.EpollEvent, 128), kick: make(chan struct{}, 1)}
-	p.runFn, p.leadFn = p.runPoll, p.leadPoll // made once: a method value allocates
 	if err := unix.SetNonblock(epfd, true); err != nil {
 		unix.Close(bfd)
 		unix.Close(epfd)
-		return nil, os.NewSyscallError("fcntl", err)
+		return os.NewSyscallError("fcntl", err)
 	}
-	p.file = os.NewFile(uintptr(epfd), "pollrt-epoll")
-	if p.rc, err = p.file.SyscallConn(); err != nil {
-		p.file.Close()
+	s.epfd, s.breakfd, s.events = epfd, bfd, make([]unix.EpollEvent, 128)
+	s.file = os.NewFile(uintptr(epfd), "pollrt-epoll")
+	if s.rc, err = s.file.SyscallConn(); err != nil {
+		s.file.Close()
 		unix.Close(bfd)
-		return nil, err
+		return err
 	}
-	return p, nil
+	return nil
 }
 
-// close releases a poller that never started serving.
-func (p *poller) close() {
+// close releases a set that never started serving, or a test's.
+func (p *pollSet) close() {
 	p.file.Close()
 	unix.Close(p.breakfd)
 }
@@ -145,6 +124,20 @@ func (p *poller) netpollBreak() {
 			return
 		}
 	}
+}
+
+// breakPending reports whether a break was made and not yet taken.
+func (p *poller) breakPending() bool { return p.wakeSig.Load() != 0 }
+
+// waitSet parks in the runtime's poller on the epoll fd, calling f each
+// time the runtime reports it readable, until f reports true. Each new
+// event makes the edge-triggered epoll fd readable anew, drained or not.
+func (p *poller) waitSet(f func(uintptr) bool) error { return p.rc.Read(f) }
+
+// poll delivers the pending events without blocking, for the leader self
+// (see pollEvents). It reports whether there may be more.
+func (p *poller) poll(self *waiter, lead bool) bool {
+	return p.pollEvents(0, self, lead) == len(p.events)
 }
 
 // takeBreak consumes a pending break. Only the set's leader calls it.

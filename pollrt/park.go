@@ -1,15 +1,33 @@
-//go:build linux
-
 package pollrt
 
-// Parking: who polls an epoll set, and how a parked goroutine is woken.
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Parking: who polls a set, and how a parked goroutine is woken. Nothing
+// here knows epoll: the backend (epoll_linux.go; poll_other.go where there
+// is none) provides the set and these methods of poller, its seam:
+//
+//	pollSet.init, pollSet.close     make and release the set
+//	netpollopen, netpollclose       add (edge-triggered, tagged) and remove an fd
+//	netpollIsPollDescriptor(fd)     whether fd is one of the set's own
+//	waitSet(f)                      park in the runtime's poller until the set
+//	                                is readable, calling f each time, until f
+//	                                reports true (a RawConn's Read); the set
+//	                                turns readable on every new event, even
+//	                                with earlier ones undrained
+//	poll(self, lead) (more bool)    deliver the pending events without blocking
+//	                                (netpollready); lead takes a pending break
+//	netpollBreak, takeBreak,        make, consume and see a pending break, which
+//	breakPending                    makes the set readable
 //
 // A goroutine that must wait (its semaphore holds &s.w) polls the set
 // itself when nobody else does: it becomes the set's leader and parks in
-// the runtime's poller on the epoll fd (poller.rc.Read). When its own fd
+// the runtime's poller on the set's descriptor (waitSet). When its own fd
 // turns ready, the runtime wakes it directly, with no goroutine in between;
 // that saves the hop through a poller goroutine and the extra thread wakeup
-// a channel send makes (see DESIGN.md, "scheduler"). While it leads it also
+// a channel send makes. While it leads it also
 // delivers the set's other events. A goroutine that finds the set led parks
 // on its channel as a follower; the leader's delivery wakes it.
 //
@@ -43,6 +61,40 @@ package pollrt
 // whose receive ran before the send is woken by the break and then sees
 // the send. A waker whose break coalesced into a pending one made its send
 // before that break was consumed, hence before the leader's next receive.
+
+// poller is one set with its parking state, polled by a parked waiter or
+// by its poller goroutine.
+type poller struct {
+	pollSet // the backend's set
+	stats   pollerStats
+
+	// drainMu is held by whoever drains the set: its leader, or pass.
+	drainMu sync.Mutex
+	// undrained: events may sit in the set undelivered. A leader that
+	// tries its own I/O instead of draining sets it (leadPoll); it stays
+	// set after that leader leaves, until the next drain.
+	undrained atomic.Bool
+
+	// mu orders the changes of leading; followers only grows under it.
+	mu        sync.Mutex
+	leading   atomic.Bool   // a waiter or the poller goroutine polls the set; stored under mu
+	followers atomic.Int32  // waiters parked on their channels, not yet woken
+	watchers  atomic.Int32  // Done channels not yet closed (see watch)
+	kick      chan struct{} // hands leading to the poller goroutine
+	leader    *waiter       // the waiter leading the set, nil for the poller goroutine
+	leadFn    func(uintptr) bool
+	runFn     func(uintptr) bool
+}
+
+// newPoller is netpollinit: a new set, not yet polled (see run).
+func newPoller() (*poller, error) {
+	p := &poller{kick: make(chan struct{}, 1)}
+	if err := p.pollSet.init(); err != nil {
+		return nil, err
+	}
+	p.runFn, p.leadFn = p.runPoll, p.leadPoll // made once: a method value allocates
+	return p, nil
+}
 
 const (
 	parkNone int32 = iota
@@ -122,8 +174,8 @@ func (p *poller) park(s *sema, a Attempt, tried bool) (done bool) {
 	p.stats.leads.Add(1)
 	w.a, w.done, w.tried = a, false, false
 	p.leader = w
-	if p.rc.Read(p.leadFn) != nil {
-		// The epoll file is closed only when a test discards its poller;
+	if p.waitSet(p.leadFn) != nil {
+		// The set is closed only when a test discards its poller;
 		// the wake still comes, on the channel.
 		<-w.ch
 	}
@@ -197,15 +249,16 @@ func (p *poller) pollIfIdle() {
 }
 
 // leadPoll is the leader w's poll step, run first when w starts to lead and
-// then each time the runtime reports the epoll fd readable.
+// then each time the runtime reports the set readable.
 //
 // A leader that waits in Do with the set to itself (no followers, no
 // watchers) tries its own I/O instead of draining: the runtime reports the
-// epoll fd readable on every new event in the set, including every new
-// readiness of w's fd, whether or not earlier events were drained, and w
-// tries only after the runtime has started watching. That wait costs the
-// syscalls package net's does (the failed and the successful attempt), and
-// no epoll_wait. Events then stay in the set (undrained is set). A watcher or
+// set readable on every new event in it, including every new readiness of
+// w's fd, whether or not earlier events were drained (waitSet promises
+// that), and w tries only after the runtime has started watching. That
+// wait costs the syscalls package net's does (the failed and the
+// successful attempt), and no poll of the set. Events then stay in the set
+// (undrained is set). A watcher or
 // a Wait follower that arrives breaks the leader, which drains from then
 // on; a Do follower tries its I/O once it is counted, and the leader drains
 // on the set's next event, which the readiness the try missed makes.
@@ -216,7 +269,7 @@ func (p *poller) leadPoll(uintptr) bool {
 	w := p.leader
 	if w.a != nil {
 		p.undrained.Store(true)
-		if p.wakeSig.Load() != 0 {
+		if p.breakPending() {
 			// Taken before needed and the channel are read: a waker
 			// whose break coalesced into this one sent (or added its
 			// follower) before the break was taken.
@@ -284,7 +337,7 @@ func (p *poller) wakeFrom(w, self *waiter) {
 func (p *poller) drain(self *waiter) {
 	p.undrained.Store(false) // before the poll: whatever it misses makes an edge
 	p.drainMu.Lock()
-	for p.pollEvents(0, self, true) == len(p.events) {
+	for p.poll(self, true) {
 	}
 	p.drainMu.Unlock()
 }
@@ -294,7 +347,7 @@ func (p *poller) drain(self *waiter) {
 // leader's: a pass leaves them.
 func (p *poller) pass() {
 	p.drainMu.Lock()
-	for p.pollEvents(0, nil, false) == len(p.events) {
+	for p.poll(nil, false) {
 	}
 	p.drainMu.Unlock()
 }
@@ -304,8 +357,8 @@ func (p *poller) pass() {
 func (p *poller) run() {
 	for range p.kick {
 		for {
-			if p.rc.Read(p.runFn) != nil {
-				return // the epoll file was closed: a test discarded p
+			if p.waitSet(p.runFn) != nil {
+				return // the set was closed: a test discarded p
 			}
 			p.mu.Lock()
 			if !p.needed() {
