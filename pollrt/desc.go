@@ -80,7 +80,7 @@ func Open(fd int) (*PollDesc, error) { return open(fd, false) }
 // a listening socket's. Such descriptors share an epoll set of their own:
 // a goroutine parked for long in a set polls it, so the other waiters in
 // that set are woken through the poller goroutine instead of directly by
-// the runtime (see park_linux.go), and a listener should not do that to
+// the runtime (see park.go), and a listener should not do that to
 // the conns that happen to share its set.
 func OpenLong(fd int) (*PollDesc, error) { return open(fd, true) }
 
@@ -106,6 +106,7 @@ func openOn(p *poller, fd int) (*PollDesc, error) {
 	if err := p.netpollopen(fd, pd.slot, seq); err != nil {
 		pd.mu.Lock()
 		pd.open = false
+		pd.publishInfo()
 		pd.fdseq.Add(1)
 		pd.mu.Unlock()
 		slots.release(pd)
@@ -245,7 +246,7 @@ type Attempt interface {
 // "try; on EAGAIN Wait; try again", except that a goroutine that will poll
 // its set itself tries inside the wait, after it has asked the runtime to
 // watch the set, and so needs no epoll_wait of its own to learn that its
-// fd is ready (park_linux.go). Call Prepare first, as for Wait.
+// fd is ready (park.go). Call Prepare first, as for Wait.
 // It returns nil once a finished, or Wait's error. Passing a pointer that
 // is reused (a field of the caller's fd) allocates nothing.
 func (pd *PollDesc) Do(mode Mode, a Attempt) error { return pd.do(mode, a) }

@@ -61,7 +61,7 @@
 // in a set nobody polls polls it itself, parked in the Go runtime's poller
 // on the epoll fd, so the runtime wakes it directly when its fd is ready;
 // goroutines parking in a set already polled wait to be woken by whoever
-// polls it, a waiter or the set's poller goroutine (park_linux.go).
+// polls it, a waiter or the set's poller goroutine (park.go).
 //
 // On platforms without a backend (anything but Linux today) Open returns
 // [ErrNotSupported].

@@ -27,7 +27,7 @@ func (pd *PollDesc) PeerClosed() bool {
 // evicted. It is made on first use; descriptors that never call Done pay
 // nothing. Until it is closed, the descriptor's epoll set is polled
 // continuously, so waits in that set are woken through the poller
-// goroutine rather than directly (see park_linux.go). The channel of a
+// goroutine rather than directly (see park.go). The channel of a
 // closed descriptor is closed.
 func (pd *PollDesc) Done() <-chan struct{} {
 	if pd == nil {

@@ -27,14 +27,14 @@ import (
 // the runtime's poller on the set's descriptor (waitSet). When its own fd
 // turns ready, the runtime wakes it directly, with no goroutine in between;
 // that saves the hop through a poller goroutine and the extra thread wakeup
-// a channel send makes. While it leads it also
-// delivers the set's other events. A goroutine that finds the set led parks
-// on its channel as a follower; the leader's delivery wakes it.
+// a channel send makes. While it leads it also delivers the set's other
+// events. A goroutine that finds the set led parks on its channel as a
+// follower; the leader's delivery wakes it.
 //
-// A leader parked by Do (pollnet's Read, Write, Accept) whose set nobody else needs tries
-// its own I/O each time it is woken, and drains nothing: its wait then
-// costs the syscalls package net's does (see leadPoll). Any other leader
-// drains the set on each wake.
+// A leader parked by Do (pollnet's Read, Write, Accept) whose set nobody
+// else needs tries its own I/O each time it is woken, and drains nothing:
+// its wait then costs the syscalls package net's does (see leadPoll). Any
+// other leader drains the set on each wake.
 //
 // When a leader is done (its own semaphore was unblocked) and followers
 // remain, it hands the set to the poller goroutine (a send on kick), which

@@ -48,7 +48,7 @@ var (
 // DefaultPollers is the number of pollers when neither SetPollers nor the
 // POLLNET_POLLERS environment variable chooses one. Up to that many
 // connections each wait in a set of their own, the cheapest way to wait
-// (park_linux.go); an idle set costs two fds and a parked goroutine.
+// (park.go); an idle set costs two fds and a parked goroutine.
 const DefaultPollers = 16
 
 // SetPollers sets the number of pollers (epoll sets), from 1 to 1024. It

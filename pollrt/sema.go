@@ -4,7 +4,7 @@ import "sync/atomic"
 
 // The semaphore of one direction of a PollDesc: the runtime's rg or wg
 // (runtime/netpoll.go), and the waiter it parks. Which goroutine polls the
-// set while the waiter is parked, and how it is woken, is park_linux.go's.
+// set while the waiter is parked, and how it is woken, is park.go's.
 
 // waiter is a goroutine parked on a semaphore. It blocks receiving from ch
 // and is woken by exactly one send, made by whoever swapped it out of the
@@ -14,8 +14,8 @@ import "sync/atomic"
 type waiter struct {
 	ch      chan struct{}
 	readyAt atomic.Int64 // nanotime of the wake, for Stats.WakeLatency
-	mode    atomic.Int32 // how it parked (park_linux.go)
-	p       *poller      // the set it parks in (park_linux.go)
+	mode    atomic.Int32 // how it parked (park.go)
+	p       *poller      // the set it parks in (park.go)
 	a       Attempt      // the parked Do's attempt, nil for Wait
 	done    bool         // a finished while w led its set
 	tried   bool         // a was tried in this lead
