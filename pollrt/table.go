@@ -35,18 +35,19 @@ func (t *slotTable) alloc() *PollDesc {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.opened++
-	var all []*slot
-	if p := t.all.Load(); p != nil {
-		all = *p
-	}
 	if n := len(t.free); n > 0 {
 		i := t.free[n-1]
 		t.free = t.free[:n-1]
-		old := all[i].pd.Load()
+		s := (*t.all.Load())[i]
 		pd := newPollDesc(i)
-		pd.fdseq.Store(old.fdseq.Load())
-		all[i].pd.Store(pd)
+		pd.fdseq.Store(s.pd.Load().fdseq.Load())
+		s.pd.Store(pd)
 		return pd
+	}
+	// Only here: all escapes (its address is stored).
+	var all []*slot
+	if p := t.all.Load(); p != nil {
+		all = *p
 	}
 	pd := newPollDesc(uint32(len(all)))
 	s := &slot{}
