@@ -52,8 +52,9 @@ const streamChunk = 64 << 10
 // the server echoes them back, and reports echoed MB/s (1e6 bytes) over the
 // window after warm-up. Writer and reader are separate goroutines so TCP
 // flow control, not a lock-step protocol, is what paces the transfer.
-// closed is called as the window closes, before the conns are.
-func runStream(ctx context.Context, dial dialFunc, addr string, nconns int, warmup, dur time.Duration, closed func()) (float64, error) {
+// mark is called as the window opens and as it closes, before the conns
+// are closed.
+func runStream(ctx context.Context, dial dialFunc, addr string, nconns int, warmup, dur time.Duration, mark func()) (float64, error) {
 	conns := make([]net.Conn, 0, nconns)
 	closeAll := func() {
 		for _, c := range conns {
@@ -110,11 +111,12 @@ func runStream(ctx context.Context, dial dialFunc, addr string, nconns int, warm
 	err := sleepCtx(ctx, warmup)
 	b0, t0 := echoed.Load(), time.Now()
 	if err == nil {
+		mark()
 		err = sleepCtx(ctx, dur)
 	}
 	b1, t1 := echoed.Load(), time.Now()
 	if err == nil {
-		closed()
+		mark()
 	}
 	close(stopping)
 	closeAll()
@@ -138,8 +140,9 @@ const churnWorkers = 8
 // runChurn repeatedly dials, echoes one byte and closes (with RST, so no
 // TIME_WAIT accumulates) from churnWorkers goroutines, and reports completed
 // connections per second over the window after warm-up, plus how many
-// attempts failed and the first failure.
-func runChurn(ctx context.Context, dial dialFunc, addr string, warmup, dur time.Duration) (rate float64, failed int, firstErr error, err error) {
+// attempts failed and the first failure. mark is called as the window
+// opens and as it closes.
+func runChurn(ctx context.Context, dial dialFunc, addr string, warmup, dur time.Duration, mark func()) (rate float64, failed int, firstErr error, err error) {
 	start := time.Now()
 	warmEnd, end := start.Add(warmup), start.Add(warmup+dur)
 	var done, nfailed atomic.Int64
@@ -172,6 +175,12 @@ func runChurn(ctx context.Context, dial dialFunc, addr string, warmup, dur time.
 				}
 			}
 		}()
+	}
+	if sleepCtx(ctx, time.Until(warmEnd)) == nil {
+		mark()
+		if sleepCtx(ctx, time.Until(end)) == nil {
+			mark()
+		}
 	}
 	wg.Wait()
 	failed = int(nfailed.Load())

@@ -18,7 +18,8 @@ type wrkResult struct {
 	reqPerSec float64
 	p50us     float64
 	p99us     float64
-	errors    int // socket errors plus non-2xx/3xx responses
+	errors    int     // socket errors plus non-2xx/3xx responses
+	seconds   float64 // how long wrk loaded the server
 }
 
 // runWrk loads url with wrk, one thread and 64 connections as the project's
@@ -31,7 +32,9 @@ func runWrk(ctx context.Context, url string, dur time.Duration) (wrkResult, erro
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk: %w: %s", err, strings.TrimSpace(string(out)))
 	}
-	return parseWrk(string(out))
+	r, err := parseWrk(string(out))
+	r.seconds = float64(secs)
+	return r, err
 }
 
 // parseWrk reads Requests/sec, the 50% and 99% lines of the --latency

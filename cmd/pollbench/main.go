@@ -408,6 +408,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	printTable(stdout, cfg, targets, sum, notes, elapsed)
 	printPollrtStats(stdout, cfg, targets, statsSum)
+	printGoals(stdout, "pollnet", baseline(targets), sum)
 	if cfg.jsonPath != "" {
 		if err := writeJSON(cfg.jsonPath, cfg, targets, results, sum, statsSum, notes, started, elapsed); err != nil {
 			return err
@@ -462,21 +463,30 @@ func measure(ctx context.Context, cfg config, it item, tg target, cpu int, stder
 		}
 	}
 	figs := map[string]float64{}
+	// The server's CPU time over the measured window, per unit of work, is
+	// a cost figure that noise from other tenants moves less than rates
+	// and latency. markServer is called as the window opens and closes.
+	var srvMarks []time.Duration
+	markServer := func() {
+		if pid != 0 {
+			if d, err := processCPU(pid); err == nil {
+				srvMarks = append(srvMarks, d)
+			}
+		}
+	}
+	perUnit := func(key string, units float64) {
+		if len(srvMarks) == 2 && units > 0 {
+			figs[key] = float64((srvMarks[1] - srvMarks[0]).Microseconds()) / units
+		}
+	}
 	switch it.workload {
 	case "rtt":
-		// CPU time of the client thread and of the server process over the
-		// window: a client near 100% means the figures are the client's
-		// limit, and server CPU per round trip is a cost figure that noise
-		// from other tenants moves less than latency.
+		// The client thread's CPU time too: a client near 100% means the
+		// figures are the client's limit.
 		var marks []time.Duration
-		var srvMarks []time.Duration
 		mark := func() {
 			marks = append(marks, threadCPU())
-			if pid != 0 {
-				if d, err := processCPU(pid); err == nil {
-					srvMarks = append(srvMarks, d)
-				}
-			}
+			markServer()
 			if len(marks) == 2 { // the window has closed
 				snap()
 			}
@@ -488,10 +498,10 @@ func measure(ctx context.Context, cfg config, it item, tg target, cpu int, stder
 		if len(marks) == 2 {
 			figs["client_cpu_frac"] = (marks[1] - marks[0]).Seconds() / cfg.duration.Seconds()
 		}
-		if len(srvMarks) == 2 && h.TotalCount() > 0 {
+		if len(srvMarks) == 2 {
 			figs["server_cpu_frac"] = (srvMarks[1] - srvMarks[0]).Seconds() / cfg.duration.Seconds()
-			figs["server_cpu_us_per_rt"] = float64((srvMarks[1] - srvMarks[0]).Microseconds()) / float64(h.TotalCount())
 		}
+		perUnit("server_cpu_us_per_rt", float64(h.TotalCount()))
 		if h.TotalCount() == 0 {
 			return m, errors.New("rtt: no round trip completed in the window")
 		}
@@ -502,18 +512,26 @@ func measure(ctx context.Context, cfg config, it item, tg target, cpu int, stder
 		figs["rt_per_s"] = rate
 		figs["samples"] = float64(h.TotalCount())
 	case "stream":
-		mbps, err := runStream(ctx, cfg.dial, addr, it.conns, cfg.warmup, cfg.duration, snap)
+		mark := func() {
+			markServer()
+			if len(srvMarks) == 2 {
+				snap()
+			}
+		}
+		mbps, err := runStream(ctx, cfg.dial, addr, it.conns, cfg.warmup, cfg.duration, mark)
 		if err != nil {
 			return m, err
 		}
 		figs["mb_per_s"] = mbps
+		perUnit("server_cpu_us_per_mb", mbps*cfg.duration.Seconds())
 	case "churn":
-		rate, failed, first, err := runChurn(ctx, cfg.dial, addr, cfg.warmup, cfg.duration)
+		rate, failed, first, err := runChurn(ctx, cfg.dial, addr, cfg.warmup, cfg.duration, markServer)
 		if err != nil {
 			return m, err
 		}
 		snap() // every conn is closed already: churn has no teardown
 		figs["conn_per_s"] = rate
+		perUnit("server_cpu_us_per_conn", rate*cfg.duration.Seconds())
 		figs["failed"] = float64(failed)
 		if failed > 0 {
 			m.note = fmt.Sprintf("%d failed connection attempts, first: %v", failed, first)
@@ -527,10 +545,13 @@ func measure(ctx context.Context, cfg config, it item, tg target, cpu int, stder
 		figs["rss_before_kib"] = float64(r.beforeKiB)
 		figs["rss_after_kib"] = float64(r.afterKiB)
 	case "http":
+		markServer()
 		r, err := runWrk(ctx, "http://"+addr+"/", cfg.duration)
 		if err != nil {
 			return m, err
 		}
+		markServer() // wrk's window is its whole run
+		perUnit("server_cpu_us_per_req", r.reqPerSec*r.seconds)
 		// wrk has exited and closed its 64 conns: a few wake-ups for
 		// those closes may or may not be counted.
 		snap()

@@ -26,10 +26,11 @@ var figures = map[string][]figure{
 		{"max_us", "max µs"}, {"rt_per_s", "round trips/s"},
 		{"server_cpu_us_per_rt", "server CPU µs/rt"}, {"client_cpu_frac", "client CPU"},
 	},
-	"stream": {{"mb_per_s", "MB/s echoed"}},
-	"churn":  {{"conn_per_s", "conns/s"}},
+	"stream": {{"mb_per_s", "MB/s echoed"}, {"server_cpu_us_per_mb", "server CPU µs/MB"}},
+	"churn":  {{"conn_per_s", "conns/s"}, {"server_cpu_us_per_conn", "server CPU µs/conn"}},
 	"idle":   {{"rss_per_conn_bytes", "RSS B/conn"}},
-	"http":   {{"req_per_s", "req/s"}, {"p50_us", "p50 µs"}, {"p99_us", "p99 µs"}},
+	"http": {{"req_per_s", "req/s"}, {"p50_us", "p50 µs"}, {"p99_us", "p99 µs"},
+		{"server_cpu_us_per_req", "server CPU µs/req"}},
 }
 
 // pollrtFigures are the figures taken from a pollrt server's Stats, shown

@@ -186,8 +186,12 @@ func TestSummarize(t *testing.T) {
 	add("net", 2, 50)
 	results = append(results, result{Item: label, Impl: "other", Round: 2, Error: "boom"})
 	rows := summarize(items, targets, results, 3)
-	if len(rows) != 1 {
+	if len(rows) != len(figures["churn"]) || rows[0].Figure != "conn_per_s" {
 		t.Fatalf("rows = %+v", rows)
+	}
+	// A figure no round produced has a row with no medians, not zeros.
+	if len(rows[1].Median) != 0 {
+		t.Errorf("%s: medians %v from no measurement", rows[1].Figure, rows[1].Median)
 	}
 	r := rows[0]
 	if r.Median["net"] != 100 || r.Median["other"] != 175 || r.Rounds["other"] != 2 {
