@@ -185,11 +185,13 @@ func (d *Dialer) dialContext(ctx context.Context, network, address string) (net.
 		if err := ctx.Err(); err != nil {
 			return nil, &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra, Err: mapCtxErr(err)}
 		}
-		c, err := d.dialUnixAddr(ctx, network, la, ra)
-		if err != nil {
-			return nil, &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra, Err: err}
-		}
-		return c, nil
+		return d.dialTraced(ctx, network, ra, func() (*Conn, error) {
+			c, err := d.dialUnixAddr(ctx, network, la, ra)
+			if err != nil {
+				return nil, &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra, Err: err}
+			}
+			return c, nil
+		})
 	}
 
 	addrs, err := d.resolveDial(ctx, network, address)
@@ -234,12 +236,18 @@ func (d *Dialer) dialSerial(ctx context.Context, network string, la *net.TCPAddr
 				defer cancel()
 			}
 		}
-		c, err := d.dialTCPAddr(dialCtx, network, la, ra)
+		c, err := d.dialTraced(dialCtx, network, ra, func() (*Conn, error) {
+			c, err := d.dialTCPAddr(dialCtx, network, la, ra)
+			if err != nil {
+				return nil, &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra, Err: err}
+			}
+			return c, nil
+		})
 		if err == nil {
 			return c, nil
 		}
 		if firstErr == nil {
-			firstErr = &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra, Err: err}
+			firstErr = err
 		}
 	}
 	if firstErr == nil {

@@ -40,8 +40,21 @@ func resolveTCP(ctx context.Context, r *net.Resolver, op, network, address strin
 	var ips []net.IPAddr
 	if ip, err := netip.ParseAddr(host); err == nil {
 		ips = []net.IPAddr{{IP: net.IP(ip.AsSlice()).To16(), Zone: ip.Zone()}}
-	} else if ips, err = r.LookupIPAddr(ctx, host); err != nil {
-		return nil, err
+	} else {
+		// As package net: "tcp4" and "tcp6" ask for their family only (A or
+		// AAAA queries), so a name without one fails as a lookup.
+		ipNet := "ip"
+		if network != "tcp" {
+			ipNet = "ip" + network[3:]
+		}
+		found, err := r.LookupNetIP(ctx, ipNet, host)
+		if err != nil {
+			return nil, err
+		}
+		ips = make([]net.IPAddr, len(found))
+		for i, a := range found {
+			ips[i] = net.IPAddr{IP: net.IP(a.AsSlice()).To16(), Zone: a.Zone()}
+		}
 	}
 	// As package net (go.dev/issue/18806): "::" also means 0.0.0.0, for
 	// hosts that can bind IPv6 but not connect back to it, and for "tcp4".
