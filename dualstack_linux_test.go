@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pollnet/pollnet"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/nettest"
 )
@@ -141,4 +142,35 @@ func TestDialerFallbackRace(t *testing.T) {
 			require.False(t, fallbackTried.Load(), "a disabled race tried the other family")
 		})
 	}
+}
+
+// TestDialerDialTCPTimeout: (*Dialer).DialTCP gives up at the Dialer's
+// Timeout with the error net gives, for a connect that hangs.
+func TestDialerDialTCPTimeout(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	ra := netip.AddrPortFrom(lo, uint16(blackhole(t, lo)))
+	want, got := dialTCPErr(t, "net", ra), dialTCPErr(t, "pollnet", ra)
+	var ne net.Error
+	require.ErrorAs(t, got, &ne)
+	require.True(t, ne.Timeout(), "%v", got)
+	require.ErrorIs(t, got, context.DeadlineExceeded)
+	require.Equal(t, want.Error(), got.Error())
+}
+
+func dialTCPErr(t *testing.T, stack string, ra netip.AddrPort) error {
+	t.Helper()
+	var c net.Conn
+	var err error
+	if stack == "net" {
+		d := net.Dialer{Timeout: waitBound / 50}
+		c, err = connOf(d.DialTCP(context.Background(), "tcp4", netip.AddrPort{}, ra))
+	} else {
+		d := pollnet.Dialer{Timeout: waitBound / 50}
+		c, err = connOf(d.DialTCP(context.Background(), "tcp4", netip.AddrPort{}, ra))
+	}
+	if c != nil {
+		c.Close()
+	}
+	require.Error(t, err, stack)
+	return err
 }

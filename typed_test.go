@@ -196,13 +196,6 @@ func TestTypedErrors(t *testing.T) {
 		{"ListenUnix/tcp", func(a typedAPI) error { _, err := a.listenUnix("tcp", ua); return err }},
 		{"DialUnix/nil", func(a typedAPI) error { _, err := a.dialUnix("unix", nil, nil); return err }},
 		{"DialUnix/missing-file", func(a typedAPI) error { _, err := a.dialUnix("unix", nil, ua); return err }},
-		{"Dialer.DialTCP/canceled", func(a typedAPI) error {
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			_, err := a.ctxDialTCP(ctx, "tcp4", netip.AddrPort{}, netip.MustParseAddrPort("127.0.0.1:1"))
-			require.ErrorIs(t, err, context.Canceled)
-			return err
-		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
