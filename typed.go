@@ -43,15 +43,19 @@ func ListenUnix(network string, laddr *net.UnixAddr) (*Listener, error) {
 // DialTCP is net.DialTCP: it connects to raddr from laddr (nil: the
 // system picks), with package net's defaults (Nagle off, keep-alive 15s).
 func DialTCP(network string, laddr, raddr *net.TCPAddr) (*Conn, error) {
-	var d Dialer
-	return d.dialTCPTyped(context.Background(), network, laddr, raddr)
+	if err := checkDialTCP(network, laddr, raddr); err != nil {
+		return nil, err
+	}
+	return dialTCPPkg(network, laddr, raddr)
 }
 
 // DialUnix is net.DialUnix for network "unix": it connects to raddr from
 // laddr (nil: unbound).
 func DialUnix(network string, laddr, raddr *net.UnixAddr) (*Conn, error) {
-	var d Dialer
-	return d.dialUnixTyped(context.Background(), network, laddr, raddr)
+	if err := checkDialUnix(network, laddr, raddr); err != nil {
+		return nil, err
+	}
+	return dialUnixPkg(network, laddr, raddr)
 }
 
 // DialTCP is (*net.Dialer).DialTCP: DialTCP with the Dialer's options and
@@ -84,25 +88,41 @@ func (d *Dialer) dialCtx(ctx context.Context) (context.Context, context.CancelFu
 }
 
 func (d *Dialer) dialTCPTyped(ctx context.Context, network string, laddr, raddr *net.TCPAddr) (*Conn, error) {
-	switch network {
-	case "tcp", "tcp4", "tcp6":
-	default:
-		return nil, &net.OpError{Op: "dial", Net: network, Source: tcpOpAddr(laddr), Addr: tcpOpAddr(raddr), Err: net.UnknownNetworkError(network)}
-	}
-	if raddr == nil {
-		return nil, &net.OpError{Op: "dial", Net: network, Source: tcpOpAddr(laddr), Err: errMissingAddress}
+	if err := checkDialTCP(network, laddr, raddr); err != nil {
+		return nil, err
 	}
 	return d.dialTCP(ctx, network, laddr, raddr)
 }
 
 func (d *Dialer) dialUnixTyped(ctx context.Context, network string, laddr, raddr *net.UnixAddr) (*Conn, error) {
-	if network != "unix" {
-		return nil, &net.OpError{Op: "dial", Net: network, Source: unixOpAddr(laddr), Addr: unixOpAddr(raddr), Err: net.UnknownNetworkError(network)}
-	}
-	if raddr == nil || raddr.Name == "" {
-		return nil, &net.OpError{Op: "dial", Net: network, Source: unixOpAddr(laddr), Addr: unixOpAddr(raddr), Err: errMissingAddress}
+	if err := checkDialUnix(network, laddr, raddr); err != nil {
+		return nil, err
 	}
 	return d.dialUnix(ctx, network, laddr, raddr)
+}
+
+// checkDialTCP and checkDialUnix fail as package net does for a network
+// of the wrong kind or a missing address.
+func checkDialTCP(network string, laddr, raddr *net.TCPAddr) error {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return &net.OpError{Op: "dial", Net: network, Source: tcpOpAddr(laddr), Addr: tcpOpAddr(raddr), Err: net.UnknownNetworkError(network)}
+	}
+	if raddr == nil {
+		return &net.OpError{Op: "dial", Net: network, Source: tcpOpAddr(laddr), Err: errMissingAddress}
+	}
+	return nil
+}
+
+func checkDialUnix(network string, laddr, raddr *net.UnixAddr) error {
+	if network != "unix" {
+		return &net.OpError{Op: "dial", Net: network, Source: unixOpAddr(laddr), Addr: unixOpAddr(raddr), Err: net.UnknownNetworkError(network)}
+	}
+	if raddr == nil || raddr.Name == "" {
+		return &net.OpError{Op: "dial", Net: network, Source: unixOpAddr(laddr), Addr: unixOpAddr(raddr), Err: errMissingAddress}
+	}
+	return nil
 }
 
 // tcpOpAddr and unixOpAddr keep a nil address nil in a *net.OpError, as

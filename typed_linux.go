@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !pollnet_stdnet
 
 package pollnet
 
@@ -46,4 +46,14 @@ func (d *Dialer) dialUnix(ctx context.Context, network string, laddr, raddr *net
 		return nil, &net.OpError{Op: "dial", Net: network, Source: unixOpAddr(laddr), Addr: raddr, Err: err}
 	}
 	return c, nil
+}
+
+func dialTCPPkg(network string, laddr, raddr *net.TCPAddr) (*Conn, error) {
+	var d Dialer
+	return d.dialTCP(context.Background(), network, laddr, raddr)
+}
+
+func dialUnixPkg(network string, laddr, raddr *net.UnixAddr) (*Conn, error) {
+	var d Dialer
+	return d.dialUnix(context.Background(), network, laddr, raddr)
 }
