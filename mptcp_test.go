@@ -1,8 +1,10 @@
 package pollnet_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"testing"
 
@@ -77,4 +79,42 @@ func TestMultipathTCPConns(t *testing.T) {
 			require.Equal(t, got[0], got[1])
 		})
 	}
+}
+
+// TestMultipathTCPCopy: an MPTCP conn (both ends asked for it) carries an
+// io.Copy to and from pollnet conns intact, whether or not the kernel
+// splices MPTCP sockets.
+func TestMultipathTCPCopy(t *testing.T) {
+	var lc pollnet.ListenConfig
+	lc.SetMultipathTCP(true)
+	var d pollnet.Dialer
+	d.SetMultipathTCP(true)
+	pair := func() (net.Conn, net.Conn) {
+		ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		c, err := d.Dial("tcp4", ln.Addr().String())
+		require.NoError(t, err)
+		s, err := ln.Accept()
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close(); s.Close() })
+		return c, s
+	}
+	srcW, src := pair()
+	dst, dstR := pair()
+	payload := bytes.Repeat([]byte("mptcp "), 100_000)
+	go func() {
+		srcW.Write(payload)
+		srcW.Close()
+	}()
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(dstR)
+		got <- b
+	}()
+	n, err := io.Copy(dst, src)
+	require.NoError(t, err)
+	require.Equal(t, int64(len(payload)), n)
+	require.NoError(t, dst.(*pollnet.Conn).CloseWrite())
+	require.True(t, bytes.Equal(payload, <-got))
 }
