@@ -43,8 +43,13 @@ func blackhole(t *testing.T, ip netip.Addr) int {
 	case *syscall.SockaddrInet6:
 		port = lsa.Port
 	}
+	// The kernel takes this one with a SYN cookie (net.ipv4.tcp_syncookies,
+	// on by default); without cookies it is dropped too and there is no way
+	// to tell a black hole from a working one here.
 	filler, err := net.DialTimeout("tcp", netip.AddrPortFrom(ip, uint16(port)).String(), waitBound)
-	require.NoError(t, err)
+	if err != nil {
+		t.Skipf("cannot fill the listen queue of a black hole: %v", err)
+	}
 	t.Cleanup(func() { filler.Close() })
 	return port
 }
