@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !pollnet_stdnet
 
 package pollnet
 
@@ -35,11 +35,22 @@ func (c *Conn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: c.fd.net, Source: c.fd.laddr, Addr: c.fd.raddr, Err: err}
 }
 
+// setError wraps the error of a socket-level option (buffer sizes) as
+// package net's conn does: Source nil, Addr the local address.
 func (c *Conn) setError(err error) error {
 	if err == nil {
 		return nil
 	}
 	return &net.OpError{Op: "set", Net: c.fd.net, Source: nil, Addr: c.fd.laddr, Err: err}
+}
+
+// tcpSetError wraps the error of a TCP option (Nagle, keep-alive, linger)
+// as *net.TCPConn does: Source the local address, Addr the peer's.
+func (c *Conn) tcpSetError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &net.OpError{Op: "set", Net: c.fd.net, Source: c.fd.laddr, Addr: c.fd.raddr, Err: err}
 }
 
 // Read reads up to len(b) bytes, blocking until data arrives, the peer
@@ -126,7 +137,7 @@ func (c *Conn) SetNoDelay(noDelay bool) error {
 	if !c.ok() {
 		return syscall.EINVAL
 	}
-	return c.setError(c.fd.setsockoptInt(unix.IPPROTO_TCP, unix.TCP_NODELAY, boolint(noDelay)))
+	return c.tcpSetError(c.fd.setsockoptInt(unix.IPPROTO_TCP, unix.TCP_NODELAY, boolint(noDelay)))
 }
 
 // SetKeepAlive turns TCP keep-alive probes on or off.
@@ -134,23 +145,18 @@ func (c *Conn) SetKeepAlive(keepalive bool) error {
 	if !c.ok() {
 		return syscall.EINVAL
 	}
-	return c.setError(c.fd.setsockoptInt(unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolint(keepalive)))
+	return c.tcpSetError(c.fd.setsockoptInt(unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolint(keepalive)))
 }
 
-// SetKeepAlivePeriod sets the idle time before probes and the interval
-// between them, rounded up to whole seconds.
+// SetKeepAlivePeriod sets the idle time before the first probe, rounded up
+// to whole seconds, as (*net.TCPConn).SetKeepAlivePeriod: 0 means the
+// default 15s, < 0 leaves the setting alone. The interval between probes
+// is not changed (SetKeepAliveConfig sets it).
 func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
 	if !c.ok() {
 		return syscall.EINVAL
 	}
-	if d < 0 {
-		return nil
-	}
-	secs := max(1, int((d+time.Second-1)/time.Second))
-	if err := c.fd.setsockoptInt(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs); err != nil {
-		return c.setError(err)
-	}
-	return c.setError(c.fd.setsockoptInt(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs))
+	return c.tcpSetError(c.setKeepAliveOpt(unix.TCP_KEEPIDLE, d, defaultKeepAlive))
 }
 
 // SetKeepAliveConfig configures keep-alive as (*net.TCPConn).SetKeepAliveConfig:
@@ -160,36 +166,34 @@ func (c *Conn) SetKeepAliveConfig(cfg net.KeepAliveConfig) error {
 	if !c.ok() {
 		return syscall.EINVAL
 	}
-	if err := c.SetKeepAlive(cfg.Enable); err != nil || !cfg.Enable {
+	if err := c.SetKeepAlive(cfg.Enable); err != nil {
 		return err
 	}
-	for _, o := range []struct {
-		opt int
-		d   time.Duration
-		def time.Duration
-	}{
-		{unix.TCP_KEEPIDLE, cfg.Idle, defaultKeepAlive},
-		{unix.TCP_KEEPINTVL, cfg.Interval, defaultKeepAlive},
-	} {
-		d := o.d
-		if d == 0 {
-			d = o.def
-		} else if d < 0 {
-			continue
-		}
-		secs := max(1, int((d+time.Second-1)/time.Second))
-		if err := c.fd.setsockoptInt(unix.IPPROTO_TCP, o.opt, secs); err != nil {
-			return c.setError(err)
-		}
+	if err := c.setKeepAliveOpt(unix.TCP_KEEPIDLE, cfg.Idle, defaultKeepAlive); err != nil {
+		return c.tcpSetError(err)
+	}
+	if err := c.setKeepAliveOpt(unix.TCP_KEEPINTVL, cfg.Interval, defaultKeepAlive); err != nil {
+		return c.tcpSetError(err)
 	}
 	count := cfg.Count
 	if count == 0 {
 		count = defaultKeepAliveCount
 	}
 	if count > 0 {
-		return c.setError(c.fd.setsockoptInt(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, count))
+		return c.tcpSetError(c.fd.setsockoptInt(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, count))
 	}
 	return nil
+}
+
+// setKeepAliveOpt sets a keep-alive time option in whole seconds, rounded
+// up: d 0 means def, d < 0 leaves it alone.
+func (c *Conn) setKeepAliveOpt(opt int, d, def time.Duration) error {
+	if d == 0 {
+		d = def
+	} else if d < 0 {
+		return nil
+	}
+	return c.fd.setsockoptInt(unix.IPPROTO_TCP, opt, int((d+time.Second-1)/time.Second))
 }
 
 // SetLinger sets what Close does with unsent data, as
@@ -204,10 +208,10 @@ func (c *Conn) SetLinger(sec int) error {
 		l.Onoff, l.Linger = 1, int32(sec)
 	}
 	if err := c.fd.incref(); err != nil {
-		return c.setError(err)
+		return c.tcpSetError(err)
 	}
 	defer c.fd.decref()
-	return c.setError(wrapSyscall("setsockopt", unix.SetsockoptLinger(c.fd.sysfd, unix.SOL_SOCKET, unix.SO_LINGER, &l)))
+	return c.tcpSetError(wrapSyscall("setsockopt", unix.SetsockoptLinger(c.fd.sysfd, unix.SOL_SOCKET, unix.SO_LINGER, &l)))
 }
 
 // SetReadBuffer sets the size of the kernel's receive buffer.

@@ -12,10 +12,12 @@ import (
 // fields of the same names. The zero value dials with no timeout and with
 // keep-alive on (15s).
 //
-// Names resolve through net.DefaultResolver; when a name has several
-// addresses they are tried in order, each given a share of the time left
-// (at least 2s where there is that much), as net.Dialer does without its
-// parallel IPv4/IPv6 race.
+// Names resolve through Resolver (nil: net.DefaultResolver). As net.Dialer,
+// a "tcp" dial to a name with IPv4 and IPv6 addresses races the two
+// families (RFC 6555, "Happy Eyeballs"): the family of the resolver's first
+// address first, the other after FallbackDelay; within a family the
+// addresses are tried in order, each given a share of the time left (at
+// least 2s where there is that much).
 type Dialer struct {
 	// Timeout bounds a whole dial, name resolution included. Zero: none.
 	Timeout time.Duration
@@ -36,6 +38,14 @@ type Dialer struct {
 	// ControlContext is Control with the dial's context; it wins over
 	// Control when both are set.
 	ControlContext func(ctx context.Context, network, address string, c syscall.RawConn) error
+	// Resolver, if not nil, looks up names; nil means net.DefaultResolver.
+	Resolver *net.Resolver
+	// FallbackDelay is how long a "tcp" dial waits for the first family's
+	// attempt before it starts dialing the other family: 0 means 300ms, < 0
+	// disables the race (the addresses are tried one after another).
+	FallbackDelay time.Duration
+
+	mptcp mptcpStatus
 }
 
 // Dial connects to address on network ("tcp", "tcp4", "tcp6", "unix"; other
@@ -77,10 +87,43 @@ func (d *Dialer) deadline(ctx context.Context, now time.Time) (earliest time.Tim
 }
 
 func (d *Dialer) netDialer() *net.Dialer {
-	return &net.Dialer{Timeout: d.Timeout, Deadline: d.Deadline, LocalAddr: d.LocalAddr,
+	nd := &net.Dialer{Timeout: d.Timeout, Deadline: d.Deadline, LocalAddr: d.LocalAddr,
 		KeepAlive: d.KeepAlive, KeepAliveConfig: d.KeepAliveConfig,
-		Control: d.Control, ControlContext: d.ControlContext}
+		Control: d.Control, ControlContext: d.ControlContext,
+		Resolver: d.Resolver, FallbackDelay: d.FallbackDelay}
+	if d.mptcp != mptcpDefault {
+		nd.SetMultipathTCP(d.mptcp == mptcpOn)
+	}
+	return nd
 }
+
+func (d *Dialer) resolver() *net.Resolver {
+	if d.Resolver != nil {
+		return d.Resolver
+	}
+	return net.DefaultResolver
+}
+
+// fallbackDelay is package net's: 300ms unless FallbackDelay says otherwise.
+func (d *Dialer) fallbackDelay() time.Duration {
+	if d.FallbackDelay > 0 {
+		return d.FallbackDelay
+	}
+	return 300 * time.Millisecond
+}
+
+// dualStack reports whether "tcp" dials race the two address families.
+func (d *Dialer) dualStack() bool { return d.FallbackDelay >= 0 }
+
+// MultipathTCP reports whether dials will use Multipath TCP (MPTCP), as
+// (*net.Dialer).MultipathTCP: off unless SetMultipathTCP turned it on or
+// GODEBUG has multipathtcp=1 or 3. Where the kernel has no MPTCP a dial
+// falls back to TCP, whatever this reports.
+func (d *Dialer) MultipathTCP() bool { return d.mptcp.get(false) }
+
+// SetMultipathTCP asks dials to use MPTCP (use true) or plain TCP, as
+// (*net.Dialer).SetMultipathTCP; it overrides the default and GODEBUG.
+func (d *Dialer) SetMultipathTCP(use bool) { d.mptcp.set(use) }
 
 // ListenConfig holds options for listening, as net.ListenConfig.
 type ListenConfig struct {
@@ -93,7 +136,20 @@ type ListenConfig struct {
 	// KeepAliveConfig, when Enable is true, configures keep-alive of
 	// accepted conns in full.
 	KeepAliveConfig net.KeepAliveConfig
+
+	mptcp mptcpStatus
 }
+
+// MultipathTCP reports whether TCP listeners will use Multipath TCP
+// (MPTCP), as (*net.ListenConfig).MultipathTCP: on unless SetMultipathTCP
+// turned it off or GODEBUG has multipathtcp=0 or 3. Where the kernel has no
+// MPTCP a listener falls back to TCP, whatever this reports; an accepted
+// conn uses MPTCP only if its client asked for it.
+func (lc *ListenConfig) MultipathTCP() bool { return lc.mptcp.get(true) }
+
+// SetMultipathTCP asks TCP listeners to use MPTCP (use true) or plain
+// TCP, as (*net.ListenConfig).SetMultipathTCP.
+func (lc *ListenConfig) SetMultipathTCP(use bool) { lc.mptcp.set(use) }
 
 // Listen announces on the local address: networks "tcp", "tcp4", "tcp6"
 // and "unix" run on pollnet's poller, others are passed to package net.
@@ -104,7 +160,11 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 }
 
 func (lc *ListenConfig) netListenConfig() *net.ListenConfig {
-	return &net.ListenConfig{Control: lc.Control, KeepAlive: lc.KeepAlive, KeepAliveConfig: lc.KeepAliveConfig}
+	nlc := &net.ListenConfig{Control: lc.Control, KeepAlive: lc.KeepAlive, KeepAliveConfig: lc.KeepAliveConfig}
+	if lc.mptcp != mptcpDefault {
+		nlc.SetMultipathTCP(lc.mptcp == mptcpOn)
+	}
+	return nlc
 }
 
 // Listen is net.Listen on pollnet's poller: change net.Listen to

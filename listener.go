@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !pollnet_stdnet
 
 package pollnet
 
@@ -41,6 +41,36 @@ func (l *Listener) Accept() (net.Conn, error) {
 	if !l.ok() {
 		return nil, syscall.EINVAL
 	}
+	return l.accept()
+}
+
+// AcceptTCP is (*net.TCPListener).AcceptTCP: Accept, returning a *Conn. On
+// a Unix listener it fails at once, with a *net.OpError wrapping
+// syscall.EINVAL, and accepts nothing.
+func (l *Listener) AcceptTCP() (*Conn, error) {
+	if !l.ok() {
+		return nil, syscall.EINVAL
+	}
+	if l.fd.family == unix.AF_UNIX {
+		return nil, l.opError("accept", syscall.EINVAL)
+	}
+	return l.accept()
+}
+
+// AcceptUnix is (*net.UnixListener).AcceptUnix: Accept, returning a
+// *Conn. On a TCP listener it fails at once, with a *net.OpError wrapping
+// syscall.EINVAL, and accepts nothing.
+func (l *Listener) AcceptUnix() (*Conn, error) {
+	if !l.ok() {
+		return nil, syscall.EINVAL
+	}
+	if l.fd.family != unix.AF_UNIX {
+		return nil, l.opError("accept", syscall.EINVAL)
+	}
+	return l.accept()
+}
+
+func (l *Listener) accept() (*Conn, error) {
 	s, raddr, err := l.fd.accept(&l.aop)
 	if err != nil {
 		return nil, l.opError("accept", err)

@@ -1,3 +1,5 @@
+//go:build !pollnet_stdnet
+
 package pollnet
 
 import (
@@ -25,8 +27,9 @@ func ours(network string) bool {
 }
 
 // socket makes a non-blocking, close-on-exec stream socket.
-func socket(family int, v6only bool) (int, error) {
-	s, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+// proto is 0, or IPPROTO_MPTCP.
+func socket(family int, v6only bool, proto int) (int, error) {
+	s, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}
@@ -67,7 +70,7 @@ func (lc *ListenConfig) listen(ctx context.Context, network, address string) (ne
 		return lc.netListenConfig().Listen(ctx, network, address)
 	}
 	var la net.Addr
-	var fd *netFD
+	var l *Listener
 	var err error
 	if network == "unix" {
 		ua, rerr := net.ResolveUnixAddr(network, address)
@@ -75,31 +78,57 @@ func (lc *ListenConfig) listen(ctx context.Context, network, address string) (ne
 			return nil, &net.OpError{Op: "listen", Net: network, Err: rerr}
 		}
 		la = ua
-		fd, err = lc.bindListen(ctx, network, unix.AF_UNIX, false, &unix.SockaddrUnix{Name: ua.Name}, address)
+		l, err = lc.listenUnixAddr(ctx, network, ua, address)
 	} else {
-		addrs, rerr := resolveTCP(ctx, "listen", network, address)
+		addrs, rerr := lc.resolveListen(ctx, network, address)
 		if rerr != nil {
 			return nil, &net.OpError{Op: "listen", Net: network, Err: rerr}
 		}
 		ta := firstIPv4(addrs)
 		la = ta
-		family, v6only := tcpFamily(network, ta, nil, true)
-		var sa unix.Sockaddr
-		if sa, err = tcpSockaddr(family, ta); err == nil {
-			fd, err = lc.bindListen(ctx, network, family, v6only, sa, ta.String())
-		}
+		l, err = lc.listenTCPAddr(ctx, network, ta)
 	}
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: la, Err: err}
 	}
-	l := &Listener{fd: fd, keepAlive: lc.KeepAlive, kaConfig: lc.KeepAliveConfig}
-	l.unlink = network == "unix"
 	return l, nil
 }
 
+// listenTCPAddr listens on ta; its error is the cause, not yet wrapped in
+// a *net.OpError.
+func (lc *ListenConfig) listenTCPAddr(ctx context.Context, network string, ta *net.TCPAddr) (*Listener, error) {
+	family, v6only := tcpFamily(network, ta, nil, true)
+	sa, err := tcpSockaddr(family, ta)
+	if err != nil {
+		return nil, err
+	}
+	var fd *netFD
+	if lc.MultipathTCP() && mptcpSupported() {
+		// As package net: any MPTCP failure retries with plain TCP.
+		fd, err = lc.bindListen(ctx, network, family, v6only, unix.IPPROTO_MPTCP, sa, ta.String())
+	}
+	if fd == nil {
+		fd, err = lc.bindListen(ctx, network, family, v6only, 0, sa, ta.String())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Listener{fd: fd, keepAlive: lc.KeepAlive, kaConfig: lc.KeepAliveConfig}, nil
+}
+
+// listenUnixAddr listens on ua (ctrlAddr is what Control sees); a listener
+// made here removes its socket file on Close, as package net's.
+func (lc *ListenConfig) listenUnixAddr(ctx context.Context, network string, ua *net.UnixAddr, ctrlAddr string) (*Listener, error) {
+	fd, err := lc.bindListen(ctx, network, unix.AF_UNIX, false, 0, &unix.SockaddrUnix{Name: ua.Name}, ctrlAddr)
+	if err != nil {
+		return nil, err
+	}
+	return &Listener{fd: fd, unlink: true}, nil
+}
+
 // bindListen creates, binds and registers a listening socket.
-func (lc *ListenConfig) bindListen(ctx context.Context, network string, family int, v6only bool, sa unix.Sockaddr, ctrlAddr string) (*netFD, error) {
-	s, err := socket(family, v6only)
+func (lc *ListenConfig) bindListen(ctx context.Context, network string, family int, v6only bool, proto int, sa unix.Sockaddr, ctrlAddr string) (*netFD, error) {
+	s, err := socket(family, v6only, proto)
 	if err != nil {
 		return nil, err
 	}
@@ -147,26 +176,27 @@ func (d *Dialer) dialContext(ctx context.Context, network, address string) (net.
 		if err != nil {
 			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 		}
-		var sa unix.Sockaddr
+		var la *net.UnixAddr
 		if d.LocalAddr != nil {
-			la, ok := d.LocalAddr.(*net.UnixAddr)
-			if !ok {
+			var ok bool
+			if la, ok = d.LocalAddr.(*net.UnixAddr); !ok {
 				return nil, &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra,
 					Err: &net.AddrError{Err: "mismatched local address type", Addr: d.LocalAddr.String()}}
 			}
-			sa = &unix.SockaddrUnix{Name: la.Name}
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra, Err: mapCtxErr(err)}
 		}
-		c, err := d.dialOne(ctx, network, unix.AF_UNIX, false, sa, &unix.SockaddrUnix{Name: ra.Name}, ra.String())
-		if err != nil {
-			return nil, &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra, Err: err}
-		}
-		return c, nil
+		return d.dialTraced(ctx, network, ra, func() (*Conn, error) {
+			c, err := d.dialUnixAddr(ctx, network, la, ra)
+			if err != nil {
+				return nil, &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra, Err: err}
+			}
+			return c, nil
+		})
 	}
 
-	addrs, err := resolveTCP(ctx, "dial", network, address)
+	addrs, err := d.resolveDial(ctx, network, address)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
@@ -178,7 +208,16 @@ func (d *Dialer) dialContext(ctx context.Context, network, address string) (net.
 				Err: &net.AddrError{Err: "mismatched local address type", Addr: d.LocalAddr.String()}}
 		}
 	}
-	// Try the addresses in order, each within its share of the time left.
+	c, err := d.dialAddrs(ctx, network, la, addrs)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// dialSerial tries addrs in order, each within its share of the time
+// left, and returns the first conn or the first error as a *net.OpError.
+func (d *Dialer) dialSerial(ctx context.Context, network string, la *net.TCPAddr, addrs []*net.TCPAddr) (*Conn, error) {
 	var firstErr error
 	for i, ra := range addrs {
 		if err := ctx.Err(); err != nil {
@@ -199,13 +238,22 @@ func (d *Dialer) dialContext(ctx context.Context, network, address string) (net.
 				defer cancel()
 			}
 		}
-		c, err := d.dialTCP(dialCtx, network, la, ra)
+		c, err := d.dialTraced(dialCtx, network, ra, func() (*Conn, error) {
+			c, err := d.dialTCPAddr(dialCtx, network, la, ra)
+			if err != nil {
+				return nil, &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra, Err: err}
+			}
+			return c, nil
+		})
 		if err == nil {
 			return c, nil
 		}
 		if firstErr == nil {
-			firstErr = &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: ra, Err: err}
+			firstErr = err
 		}
+	}
+	if firstErr == nil {
+		firstErr = &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Err: errMissingAddress}
 	}
 	return nil, firstErr
 }
@@ -225,7 +273,9 @@ func partialDeadline(now, deadline time.Time, addrsRemaining int) (time.Time, er
 	return now.Add(share), nil
 }
 
-func (d *Dialer) dialTCP(ctx context.Context, network string, la, ra *net.TCPAddr) (net.Conn, error) {
+// dialTCPAddr dials ra from la (nil: any), over MPTCP when the Dialer asks
+// for it and the kernel has it; its error is the cause, not yet wrapped.
+func (d *Dialer) dialTCPAddr(ctx context.Context, network string, la, ra *net.TCPAddr) (*Conn, error) {
 	family, v6only := tcpFamily(network, la, ra, false)
 	rsa, err := tcpSockaddr(family, ra)
 	if err != nil {
@@ -237,12 +287,28 @@ func (d *Dialer) dialTCP(ctx context.Context, network string, la, ra *net.TCPAdd
 			return nil, err
 		}
 	}
-	return d.dialOne(ctx, network, family, v6only, lsa, rsa, ra.String())
+	if d.MultipathTCP() && mptcpSupported() {
+		if c, err := d.dialOne(ctx, network, family, v6only, unix.IPPROTO_MPTCP, lsa, rsa, ra.String()); err == nil {
+			return c, nil
+		}
+		// As package net: any MPTCP failure (sysctl net.mptcp.enabled=0,
+		// a security module) retries with plain TCP.
+	}
+	return d.dialOne(ctx, network, family, v6only, 0, lsa, rsa, ra.String())
+}
+
+// dialUnixAddr dials ra from la (nil: unbound).
+func (d *Dialer) dialUnixAddr(ctx context.Context, network string, la, ra *net.UnixAddr) (*Conn, error) {
+	var lsa unix.Sockaddr
+	if la != nil && la.Name != "" {
+		lsa = &unix.SockaddrUnix{Name: la.Name}
+	}
+	return d.dialOne(ctx, network, unix.AF_UNIX, false, 0, lsa, &unix.SockaddrUnix{Name: ra.Name}, ra.String())
 }
 
 // dialOne creates a socket, binds it to lsa if set, and connects it to rsa.
-func (d *Dialer) dialOne(ctx context.Context, network string, family int, v6only bool, lsa, rsa unix.Sockaddr, ctrlAddr string) (net.Conn, error) {
-	s, err := socket(family, v6only)
+func (d *Dialer) dialOne(ctx context.Context, network string, family int, v6only bool, proto int, lsa, rsa unix.Sockaddr, ctrlAddr string) (*Conn, error) {
+	s, err := socket(family, v6only, proto)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +413,12 @@ func fileConn(f *os.File) (net.Conn, error) {
 	if raddr, err := sockname(fd.sysfd, true); err == nil {
 		fd.raddr = raddr
 	}
-	return &Conn{fd: fd}, nil
+	if family := fd.family; family == unix.AF_UNIX {
+		return &Conn{fd: fd}, nil
+	}
+	// As net.FileConn: a TCP conn gets package net's defaults, Nagle off
+	// and keep-alive with the default 15s idle time.
+	return newConn(fd, 0, net.KeepAliveConfig{}), nil
 }
 
 func fileListener(f *os.File) (net.Listener, error) {

@@ -1,8 +1,9 @@
+//go:build !pollnet_stdnet
+
 package pollnet
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"strconv"
@@ -16,11 +17,11 @@ import (
 // error values (*net.AddrError, *net.DNSError).
 
 // resolveTCP resolves address for network ("tcp", "tcp4" or "tcp6") through
-// net.DefaultResolver the way package net does for op ("dial" or
+// r the way package net does for op ("dial" or
 // "listen"): the addresses of the right family in the resolver's order. An
 // empty host (or, when listening, an empty address) yields one address
 // with a nil IP.
-func resolveTCP(ctx context.Context, op, network, address string) ([]*net.TCPAddr, error) {
+func resolveTCP(ctx context.Context, r *net.Resolver, op, network, address string) ([]*net.TCPAddr, error) {
 	if address == "" {
 		if op == "dial" {
 			return nil, errMissingAddress
@@ -31,7 +32,7 @@ func resolveTCP(ctx context.Context, op, network, address string) ([]*net.TCPAdd
 	if err != nil {
 		return nil, err
 	}
-	port, err := net.DefaultResolver.LookupPort(ctx, network, service)
+	port, err := r.LookupPort(ctx, network, service)
 	if err != nil {
 		return nil, err
 	}
@@ -41,8 +42,21 @@ func resolveTCP(ctx context.Context, op, network, address string) ([]*net.TCPAdd
 	var ips []net.IPAddr
 	if ip, err := netip.ParseAddr(host); err == nil {
 		ips = []net.IPAddr{{IP: net.IP(ip.AsSlice()).To16(), Zone: ip.Zone()}}
-	} else if ips, err = net.DefaultResolver.LookupIPAddr(ctx, host); err != nil {
-		return nil, err
+	} else {
+		// As package net: "tcp4" and "tcp6" ask for their family only (A or
+		// AAAA queries), so a name without one fails as a lookup.
+		ipNet := "ip"
+		if network != "tcp" {
+			ipNet = "ip" + network[3:]
+		}
+		found, err := r.LookupNetIP(ctx, ipNet, host)
+		if err != nil {
+			return nil, err
+		}
+		ips = make([]net.IPAddr, len(found))
+		for i, a := range found {
+			ips[i] = net.IPAddr{IP: net.IP(a.AsSlice()).To16(), Zone: a.Zone()}
+		}
 	}
 	// As package net (go.dev/issue/18806): "::" also means 0.0.0.0, for
 	// hosts that can bind IPv6 but not connect back to it, and for "tcp4".
@@ -63,7 +77,13 @@ func resolveTCP(ctx context.Context, op, network, address string) ([]*net.TCPAdd
 	return addrs, nil
 }
 
-var errMissingAddress = errors.New("missing address")
+func (lc *ListenConfig) resolveListen(ctx context.Context, network, address string) ([]*net.TCPAddr, error) {
+	return resolveTCP(ctx, net.DefaultResolver, "listen", network, address)
+}
+
+func (d *Dialer) resolveDial(ctx context.Context, network, address string) ([]*net.TCPAddr, error) {
+	return resolveTCP(ctx, d.resolver(), "dial", network, address)
+}
 
 // firstIPv4 is the address package net listens on for a list: the first
 // IPv4 one, else the first.

@@ -1,3 +1,5 @@
+//go:build !pollnet_stdnet
+
 package pollnet
 
 import (

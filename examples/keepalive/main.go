@@ -1,5 +1,3 @@
-//go:build linux
-
 // Command keepalive is a line-protocol server for clients that keep their
 // connection open and idle for long stretches between requests, built on
 // pollnet's readiness waits so that an idle connection holds no read
@@ -171,7 +169,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 			break
 		}
 		pc, ok := c.(*pollnet.Conn)
-		if !ok { // pollnet.Listen gives *pollnet.Conn on Linux; guard anyway
+		if !ok { // pollnet.Listen gives *pollnet.Conn for "tcp"; guard anyway
 			log.Printf("%v: not a pollnet conn (%T)", c.RemoteAddr(), c)
 			c.Close()
 			continue
