@@ -101,7 +101,7 @@ func listenAddressesVia(t *testing.T, st stack, listens []listenEntry) {
 					target := net.JoinHostPort(ip, strconv.Itoa(addr.Port))
 					c, s := connectTo(t, ln, st.dial, "tcp", target)
 					mustEqual(t, target, c.RemoteAddr().String())
-					mustEqual(t, addr.Port, s.LocalAddr().(*net.TCPAddr).Port)
+					mustEqual(t, addr.Port, tcpAddr(t, s.LocalAddr()).Port)
 					writeString(t, c, "ping")
 					readString(t, s, "ping")
 				}
@@ -135,7 +135,7 @@ func dialLocalhostVia(t *testing.T, st stack, dials []dialEntry) {
 					t.Skipf("localhost does not resolve to %s on this host (resolves to %v)", listenAt.ip, ips)
 				}
 				ln := listenLocal(t, st.listen, listenAt.network)
-				port := ln.Addr().(*net.TCPAddr).Port
+				port := tcpAddr(t, ln.Addr()).Port
 				c, s := connectTo(t, ln, d.dial, "tcp", net.JoinHostPort("localhost", strconv.Itoa(port)))
 				mustEqual(t, ln.Addr().String(), c.RemoteAddr().String())
 				writeString(t, c, "ping")
@@ -285,4 +285,14 @@ func optionalMethods(t *testing.T, st stack) {
 		_, ok := ln.(deadliner)
 		mustTrue(t, ok, "%T has no SetDeadline method", ln)
 	})
+}
+
+// tcpAddr returns a as a *net.TCPAddr, failing the test if it is not one.
+func tcpAddr(t testing.TB, a net.Addr) *net.TCPAddr {
+	t.Helper()
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || ta == nil {
+		t.Fatalf("address %v is a %T, want a *net.TCPAddr", a, a)
+	}
+	return ta
 }

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"syscall"
@@ -54,7 +55,7 @@ func closeUnblocks(t *testing.T, st stack) {
 				ln := listenLocal(t, st.listen, network)
 				res := spawn(t, func() error {
 					c, err := ln.Accept()
-					if c != nil {
+					if !isNil(c) {
 						c.Close()
 					}
 					return err
@@ -85,8 +86,18 @@ func useAfterClose(t *testing.T, st stack) {
 		{"SetDeadline", "set", func(c net.Conn) error { return c.SetDeadline(time.Now()) }},
 		{"SetReadDeadline", "set", func(c net.Conn) error { return c.SetReadDeadline(time.Now()) }},
 		{"SetWriteDeadline", "set", func(c net.Conn) error { return c.SetWriteDeadline(time.Now()) }},
-		{"CloseWrite", "close", func(c net.Conn) error { return c.(closeWriter).CloseWrite() }},
-		{"CloseRead", "close", func(c net.Conn) error { return c.(closeReader).CloseRead() }},
+		{"CloseWrite", "close", func(c net.Conn) error {
+			if cw, ok := c.(closeWriter); ok {
+				return cw.CloseWrite()
+			}
+			return fmt.Errorf("%T has no CloseWrite method", c)
+		}},
+		{"CloseRead", "close", func(c net.Conn) error {
+			if cr, ok := c.(closeReader); ok {
+				return cr.CloseRead()
+			}
+			return fmt.Errorf("%T has no CloseRead method", c)
+		}},
 	}
 	forEachNetwork(t, st, func(t *testing.T, network string) {
 		for _, tc := range connOps {
@@ -118,7 +129,7 @@ func useAfterClose(t *testing.T, st stack) {
 			mustNoError(t, ln.Close())
 			err := bounded(t, "Accept", func() error {
 				c, err := ln.Accept()
-				if c != nil {
+				if !isNil(c) {
 					c.Close()
 				}
 				return err
@@ -132,7 +143,9 @@ func useAfterClose(t *testing.T, st stack) {
 			// *net.OpError), so only errors.Is is part of the contract.
 			ln := listenLocal(t, st.listen, network)
 			mustNoError(t, ln.Close())
-			mustErrorIs(t, ln.(deadliner).SetDeadline(time.Now()), net.ErrClosed)
+			dl, ok := ln.(deadliner)
+			mustTrue(t, ok, "%T has no SetDeadline method", ln)
+			mustErrorIs(t, dl.SetDeadline(time.Now()), net.ErrClosed)
 		})
 	})
 }

@@ -348,7 +348,7 @@ func acceptDeadline(t *testing.T, st stack) {
 
 				accept := func() ioResult {
 					c, err := ln.Accept()
-					if c != nil {
+					if !isNil(c) {
 						c.Close()
 					}
 					return ioResult{err: err, at: time.Now()}

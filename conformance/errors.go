@@ -43,14 +43,14 @@ func implEntryPoints(impl Impl) (dials, listens []entryPoint) {
 }
 
 func closeConn(c net.Conn, err error) error {
-	if c != nil {
+	if !isNil(c) {
 		c.Close()
 	}
 	return err
 }
 
 func closeListener(ln net.Listener, err error) error {
-	if ln != nil {
+	if !isNil(ln) {
 		ln.Close()
 	}
 	return err
@@ -268,7 +268,9 @@ func badInputErrorsVia(t *testing.T, st stack, dials, listens []entryPoint) {
 			hasAddr: true,
 			check: func(t *testing.T, _ string, err error, _ error) {
 				mustErrorIs(t, err, context.Canceled)
-				mustFalse(t, err.(net.Error).Timeout(), "Timeout()")
+				var ne net.Error
+				mustErrorAs(t, err, &ne)
+				mustFalse(t, ne.Timeout(), "Timeout()")
 			},
 		},
 		{
@@ -285,7 +287,9 @@ func badInputErrorsVia(t *testing.T, st stack, dials, listens []entryPoint) {
 			check: func(t *testing.T, _ string, err error, _ error) {
 				mustErrorIs(t, err, context.DeadlineExceeded)
 				mustNotErrorIs(t, err, os.ErrDeadlineExceeded)
-				mustTrue(t, err.(net.Error).Timeout(), "Timeout()")
+				var ne net.Error
+				mustErrorAs(t, err, &ne)
+				mustTrue(t, ne.Timeout(), "Timeout()")
 			},
 		},
 	}

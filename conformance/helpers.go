@@ -185,9 +185,11 @@ func connectTo(t *testing.T, ln net.Listener, dial dialFunc, network, target str
 		ln.Close() // unblock Accept
 	}
 	mustNoError(t, d.err)
+	mustConn(t, d, "Dial")
 	t.Cleanup(func() { d.c.Close() })
 	a := await(t, accepted, "Accept")
 	mustNoError(t, a.err)
+	mustConn(t, a, "Accept")
 	t.Cleanup(func() { a.c.Close() })
 	requireAddr(t, d.c.LocalAddr(), a.c.RemoteAddr(), "the accepted conn's RemoteAddr is the dialed conn's LocalAddr")
 	return d.c, a.c
@@ -196,6 +198,16 @@ func connectTo(t *testing.T, ln net.Listener, dial dialFunc, network, target str
 type connResult struct {
 	c   net.Conn
 	err error
+}
+
+// mustConn fails the test if a Dial or Accept that returned no error
+// returned no conn either (a non-blocking Accept, say), which the cases
+// would otherwise trip over with a nil dereference.
+func mustConn(t testing.TB, r connResult, what string) {
+	t.Helper()
+	if isNil(r.c) {
+		t.Fatalf("%s returned a nil net.Conn and a nil error", what)
+	}
 }
 
 // ioResult is what a Read or Write (or a loop of them) returned, and when.
@@ -277,7 +289,7 @@ func sleepUntil(instant time.Time) {
 func goRead(t testing.TB, c net.Conn, size int) <-chan readResult {
 	return spawn(t, func() readResult {
 		buf := make([]byte, size)
-		n, err := c.Read(buf)
+		n, err := checkedReader{c}.Read(buf)
 		return readResult{ioResult{n, err, time.Now()}, buf[:n]}
 	}, c)
 }
@@ -388,7 +400,7 @@ func goDrain(t testing.TB, c net.Conn) <-chan drained {
 		buf := make([]byte, 64<<10)
 		var total int64
 		for {
-			n, err := c.Read(buf)
+			n, err := checkedReader{c}.Read(buf)
 			h.Write(buf[:n])
 			total += int64(n)
 			if err != nil {
@@ -479,9 +491,22 @@ func readString(t testing.TB, c net.Conn, want string) {
 	t.Helper()
 	r := bounded(t, "Read", func() readResult {
 		buf := make([]byte, len(want))
-		n, err := io.ReadFull(c, buf)
+		n, err := io.ReadFull(checkedReader{c}, buf)
 		return readResult{ioResult{n, err, time.Now()}, buf[:n]}
 	}, c)
 	mustNoError(t, r.err)
 	mustEqual(t, want, string(r.data))
+}
+
+// checkedReader turns a Read count outside [0, len(p)], which io.Reader
+// forbids, into an error (and a count of 0) instead of a slicing panic in the
+// case.
+type checkedReader struct{ c net.Conn }
+
+func (r checkedReader) Read(p []byte) (int, error) {
+	n, err := r.c.Read(p)
+	if n < 0 || n > len(p) {
+		return 0, fmt.Errorf("Read into %d bytes returned n=%d (err %v)", len(p), n, err)
+	}
+	return n, err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -28,14 +29,14 @@ func describe(msgAndArgs []any) string {
 func mustTrue(t testing.TB, cond bool, msgAndArgs ...any) {
 	t.Helper()
 	if !cond {
-		t.Fatalf("%sshould be true", describe(msgAndArgs))
+		t.Fatalf("%s", strings.TrimSuffix(describe(msgAndArgs), ": ")+" (want true)")
 	}
 }
 
 func mustFalse(t testing.TB, cond bool, msgAndArgs ...any) {
 	t.Helper()
 	if cond {
-		t.Fatalf("%sshould be false", describe(msgAndArgs))
+		t.Fatalf("%s", strings.TrimSuffix(describe(msgAndArgs), ": ")+" (want false)")
 	}
 }
 

@@ -89,6 +89,9 @@ func makePipe(listen listenFunc, dial dialFunc, network string) nettest.MakePipe
 				if err == nil {
 					err = res.err
 				}
+				if err == nil && isNil(res.c) {
+					err = fmt.Errorf("%s returned a nil net.Conn and a nil error", r.what)
+				}
 			case <-time.After(waitBound):
 				if err == nil {
 					err = fmt.Errorf("%s did not return within %v", r.what, waitBound)
@@ -100,7 +103,7 @@ func makePipe(listen listenFunc, dial dialFunc, network string) nettest.MakePipe
 		}
 		stop = func() {
 			for _, c := range []net.Conn{c1, c2} {
-				if c != nil {
+				if !isNil(c) {
 					c.Close()
 				}
 			}
