@@ -10,7 +10,7 @@
 // failures: go test passes while it reports them, and fails only if package
 // net or pollnet fails a case (the harness or the kit would then be broken).
 //
-//	GOWORK=off go test -count=1 -v .                   # every theme and network
+//	GOWORK=off go test -count=1 -timeout 60m -v .      # every theme and network
 //	GOWORK=off go test -short -count=1 -v .            # tcp4, a few themes
-//	PEERS_TABLE=table.md GOWORK=off go test -count=1 . # also write the Markdown table
+//	PEERS_TABLE=$PWD/table.md GOWORK=off go test ...   # also write the Markdown table
 package peers

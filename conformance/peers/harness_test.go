@@ -228,9 +228,6 @@ func tally(out io.Reader, prefix string) themeResult {
 		case "run":
 			order = append(order, e.Test)
 			state[e.Test] = "run"
-			if i := strings.LastIndex(e.Test, "/"); i >= 0 {
-				parent[e.Test[:i]] = true
-			}
 		case "pass", "fail", "skip":
 			state[e.Test] = e.Action
 			if e.Action == "fail" {
@@ -243,6 +240,17 @@ func tally(out io.Reader, prefix string) themeResult {
 			}
 			if msgs[e.Test] == "" && line != "" && !strings.HasPrefix(line, "===") && !strings.HasPrefix(line, "---") {
 				msgs[e.Test] = line
+			}
+		}
+	}
+	// A subtest's name may hold a slash ("read/extended"), so the parent
+	// is not the name up to the last slash: it is any test whose name and
+	// a slash begin another's.
+	for _, name := range order {
+		for _, other := range order {
+			if strings.HasPrefix(other, name+"/") {
+				parent[name] = true
+				break
 			}
 		}
 	}
