@@ -213,7 +213,7 @@ func httpCases(t *testing.T, st stack) {
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()
-			mustNoError(t, err, "curl %s: %s", strings.Join(args, " "), stderr.String())
+			mustNoError(t, err, "curl: %s (curl %s)", strings.TrimSpace(stderr.String()), strings.Join(args, " "))
 			mustEqual(t, helloBody+helloBody, string(out))
 			mustEqual(t, int32(1), e.newConn.Load(), "connections accepted from curl")
 			e.shutdown(t)

@@ -57,8 +57,12 @@ func netpollEventLoopPeer() Peer {
 	}, "netpoll.EventLoop serving a net.Listener (OnConnect hands conns to Accept), netpoll.DialConnection"}
 }
 
-// eventLoopListener is a net.Listener over a netpoll EventLoop.
+// eventLoopListener is a net.Listener over a netpoll EventLoop. Close shuts
+// the EventLoop down and closes the net.Listener it serves itself too: Serve
+// runs on its own goroutine, and a Shutdown that comes before Serve has
+// started does not close it.
 type eventLoopListener struct {
+	ln    net.Listener
 	addr  net.Addr
 	evl   netpoll.EventLoop
 	conns chan net.Conn
@@ -67,7 +71,7 @@ type eventLoopListener struct {
 }
 
 func newEventLoopListener(ln net.Listener) (*eventLoopListener, error) {
-	l := &eventLoopListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}
+	l := &eventLoopListener{ln: ln, addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}
 	evl, err := netpoll.NewEventLoop(nil, netpoll.WithOnConnect(func(ctx context.Context, c netpoll.Connection) context.Context {
 		select {
 		case l.conns <- c:
@@ -101,6 +105,9 @@ func (l *eventLoopListener) Close() error {
 		err = l.evl.Shutdown(context.Background())
 		if errors.Is(err, net.ErrClosed) {
 			err = nil
+		}
+		if cerr := l.ln.Close(); err == nil && !errors.Is(cerr, net.ErrClosed) {
+			err = cerr
 		}
 	})
 	return err
