@@ -1,41 +1,79 @@
-// Package conformance holds pollnet's package-net semantics conformance suite.
+// Package conformance is a kit that checks a net.Conn / net.Listener
+// implementation against package net's behaviour, case by case. Every case
+// passes on package net itself (see Reference): the kit is a specification of
+// what net does, written as tests, not of some property of one implementation.
 //
-// The package contains no library code: everything lives in its _test.go
-// files. Every test is parameterised over a stack, one implementation of the
-// networking API under test (Listen, Dial, DialTimeout, Dialer.DialContext,
-// ListenConfig.Listen). The very same cases run against package net, which
-// proves that they check the standard library's semantics rather than some
-// property of pollnet, and against pollnet, which must behave identically to be
-// a drop-in replacement.
+// To run it on your implementation, write a test that hands Run your listen
+// and dial functions:
 //
-// The suite covers, over tcp4 (127.0.0.1), tcp6 (::1, when the host supports
-// IPv6) and unix sockets:
+//	func TestConformance(t *testing.T) {
+//		conformance.Run(t, conformance.Impl{
+//			Name: "mynet", Listen: mynet.Listen, Dial: mynet.DialContext,
+//		})
+//	}
 //
-//   - golang.org/x/net/nettest.TestConn, plus interoperability with package net
-//     on the other end of the connection;
-//   - deadlines: past, cleared, moved while an operation is blocked, read and
-//     write deadlines independent of each other, recovery after timeouts with
-//     no data lost, write deadlines against a peer that never reads, Accept
-//     deadlines;
-//   - Close: unblocking Read, Write and Accept, double Close, use after Close,
-//     no data lost when a writer closes, resets from a peer closing with unread
-//     data;
-//   - half-close with CloseWrite and CloseRead;
-//   - the exact shape of the errors returned for bad input (unknown networks,
-//     malformed addresses, refused connections, addresses in use, cancelled or
-//     expired contexts): the *net.OpError's Op, Net, Source, Addr and the error
-//     it wraps;
-//   - listening addresses (wildcards, loopback, localhost), the unix socket
-//     file's lifetime, LocalAddr/RemoteAddr and zero-length I/O;
-//   - net/http on top of the stack: requests, keep-alive reuse, Shutdown, and
-//     the curl binary as an independent client.
+// Here is a complete program outside this repository, run with go test, that
+// checks package net itself:
 //
-// Only loopback addresses and unix sockets are used; every test is bounded in
-// time and closes what it opens. Timing assertions are one-sided: an operation
-// must not time out before its deadline, and must finish within generous
-// bounds (waitBound) on a loaded machine.
+//	package kitdemo
 //
-// Run with:
+//	import (
+//		"testing"
+//
+//		"github.com/pollnet/pollnet/conformance"
+//	)
+//
+//	func TestNet(t *testing.T) { conformance.Run(t, conformance.Reference()) }
+//
+// Run groups the cases by theme, each a subtest (-run 'TestConformance/Deadline'
+// picks one). The connection-level cases run over each network of
+// Impl.Networks: tcp4 on 127.0.0.1, tcp6 on ::1 (when the host has IPv6) and
+// unix sockets. The themes:
+//
+//   - NetTest: golang.org/x/net/nettest.TestConn with both ends from the
+//     implementation (basic I/O, ping-pong, racy reads and writes, deadlines,
+//     Close with a pending deadline, concurrent methods).
+//   - Interop: nettest.TestConn with package net on the other end (the
+//     implementation's listener with net.Dial, net.Listen with its dialer);
+//     only an implementation that speaks plain TCP or unix stream sockets on
+//     the wire passes.
+//   - Deadline: past deadlines, the zero time clearing them, deadlines moved
+//     later, cleared or earlier while an operation is blocked, read and write
+//     deadlines independent of each other, recovery after timeouts with no
+//     data lost or duplicated, write deadlines against a peer that never
+//     reads, and Accept deadlines (the listener's SetDeadline).
+//   - Close: Close unblocking Read, Write and Accept (with net.ErrClosed,
+//     winning over a pending deadline), every operation after Close including
+//     a second Close, all data written before Close reaching the peer
+//     followed by io.EOF, and what a conn sees when its peer closes (io.EOF,
+//     or ECONNRESET when the peer closed with unread data).
+//   - HalfClose: CloseWrite sending EOF after the data written so far while
+//     the conn still reads, then failing Writes with EPIPE; CloseRead.
+//   - Errors: the exact error for bad input (unknown networks, malformed
+//     addresses and ports, refused connections, missing and stale unix
+//     sockets, too-long paths, addresses in use, cancelled or expired
+//     contexts): a *net.OpError, not wrapped, with package net's Op, Net,
+//     Source, Addr and wrapped error, through Dial (with and without a
+//     context deadline) and Listen.
+//   - Addr: wildcard, loopback and localhost listening addresses and which
+//     loopback addresses reach them, dialing localhost, a cancelled context
+//     not stopping Listen on a literal address, the unix socket file's
+//     lifetime, LocalAddr and RemoteAddr types and values, zero-length Read
+//     and Write, and the optional methods (CloseRead, CloseWrite, the
+//     listener's SetDeadline) reached through interface assertions.
+//   - HTTP: net/http serving on the implementation's listener and dialing
+//     through its Dial: requests, a 1 MiB echo, keep-alive reuse, Shutdown
+//     with idle and active connections, and the curl binary as an independent
+//     client (skipped when curl is not in PATH).
+//
+// The expectations are package net's behaviour on Linux (errno values, "@"
+// as an unbound unix socket's name). Only loopback addresses and unix sockets
+// are used; every case is bounded in time and closes what it opens. Timing
+// assertions are one-sided: an operation must not time out before its
+// deadline, and must finish within generous bounds on a loaded machine.
+//
+// The kit imports only the standard library and golang.org/x/net. This
+// repository's own tests run it on package net and on pollnet:
 //
 //	go test -race ./conformance/
 package conformance

@@ -9,46 +9,48 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 )
 
-// entryPoint is one of a stack's functions that can fail on bad input.
+// entryPoint is one way of dialing or listening that can fail on bad input.
 type entryPoint struct {
 	name, op string // op: the Op of the *net.OpError it returns
-	call     func(ctx context.Context, st stack, network, address string) error
+	// takesCtx: call passes ctx on, so cases about cancelled or expired
+	// contexts apply to it.
+	takesCtx bool
+	call     func(ctx context.Context, network, address string) error
 }
 
-var dialEntryPoints = []entryPoint{
-	{"Dial", "dial", func(_ context.Context, st stack, network, address string) error {
-		return closeConn(st.dial(network, address))
-	}},
-	{"DialTimeout", "dial", func(_ context.Context, st stack, network, address string) error {
-		return closeConn(st.dialTimeout(network, address, waitBound))
-	}},
-	{"DialContext", "dial", func(ctx context.Context, st stack, network, address string) error {
-		return closeConn(st.dialContext(ctx, network, address))
-	}},
-}
-
-var listenEntryPoints = []entryPoint{
-	{"Listen", "listen", func(_ context.Context, st stack, network, address string) error {
-		return closeListener(st.listen(network, address))
-	}},
-	{"ListenContext", "listen", func(ctx context.Context, st stack, network, address string) error {
-		return closeListener(st.listenContext(ctx, network, address))
-	}},
+// implEntryPoints are the ways an Impl dials and listens: Dial and Listen
+// with the context as given, and Dial with a context carrying a deadline (what
+// net.DialTimeout does), which must not change the error.
+func implEntryPoints(impl Impl) (dials, listens []entryPoint) {
+	dials = []entryPoint{
+		{"Dial", "dial", true, func(ctx context.Context, network, address string) error {
+			return closeConn(impl.Dial(ctx, network, address))
+		}},
+		{"Dial-ctx-with-timeout", "dial", false, func(ctx context.Context, network, address string) error {
+			ctx, cancel := context.WithTimeout(ctx, waitBound)
+			defer cancel()
+			return closeConn(impl.Dial(ctx, network, address))
+		}},
+	}
+	listens = []entryPoint{
+		{"Listen", "listen", false, func(ctx context.Context, network, address string) error {
+			return closeListener(impl.Listen(ctx, network, address))
+		}},
+	}
+	return dials, listens
 }
 
 func closeConn(c net.Conn, err error) error {
-	if c != nil {
+	if !isNil(c) {
 		c.Close()
 	}
 	return err
 }
 
 func closeListener(ln net.Listener, err error) error {
-	if ln != nil {
+	if !isNil(ln) {
 		ln.Close()
 	}
 	return err
@@ -58,9 +60,9 @@ func closeListener(ln net.Listener, err error) error {
 func closedPort(t *testing.T, network string) string {
 	t.Helper()
 	ln, err := net.Listen(network, loopbackAddr[network])
-	require.NoError(t, err)
+	mustNoError(t, err)
 	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	mustNoError(t, ln.Close())
 	return addr
 }
 
@@ -75,11 +77,11 @@ func staleSocket(t *testing.T) string {
 	t.Helper()
 	path := sockPath(t)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	require.NoError(t, err)
+	mustNoError(t, err)
 	ln.SetUnlinkOnClose(false)
-	require.NoError(t, ln.Close())
+	mustNoError(t, ln.Close())
 	_, err = os.Stat(path)
-	require.NoError(t, err, "socket file kept")
+	mustNoError(t, err, "socket file kept")
 	return path
 }
 
@@ -89,7 +91,7 @@ var longSockPath = "/tmp/" + strings.Repeat("x", 120)
 // wantErrEqual expects the *net.OpError to wrap an error equal to want.
 func wantErrEqual(want error) func(t *testing.T, op string, err error, inner error) {
 	return func(t *testing.T, _ string, _ error, inner error) {
-		require.Equal(t, want, inner, "OpError.Err")
+		mustEqual(t, want, inner, "OpError.Err")
 	}
 }
 
@@ -97,8 +99,8 @@ func wantErrEqual(want error) func(t *testing.T, op string, err error, inner err
 // where name is the system call made by the operation op.
 func wantSyscall(names map[string]string, errno syscall.Errno) func(t *testing.T, op string, err error, inner error) {
 	return func(t *testing.T, op string, err error, inner error) {
-		require.ErrorIs(t, err, errno)
-		require.Equal(t, &os.SyscallError{Syscall: names[op], Err: errno}, inner, "OpError.Err")
+		mustErrorIs(t, err, errno)
+		mustEqual(t, &os.SyscallError{Syscall: names[op], Err: errno}, inner, "OpError.Err")
 	}
 }
 
@@ -108,20 +110,28 @@ var (
 	bothCalls   = map[string]string{"dial": "connect", "listen": "bind"}
 )
 
-// TestBadInputErrors: the error for every kind of bad input has package net's
+// badInputErrors: the error for every kind of bad input has package net's
 // shape: a *net.OpError (never wrapped) with its Op, Net, Source and Addr, and
 // the same wrapped error. Each expectation, written once, is checked for every
-// stack and every entry point it applies to. The expectations are what package
+// entry point it applies to. The expectations are what package
 // net returns on Linux.
-func TestBadInputErrors(t *testing.T) {
+func badInputErrors(t *testing.T, st stack) {
+	dials, listens := implEntryPoints(st.impl)
+	badInputErrorsVia(t, st, dials, listens)
+}
+
+// badInputErrorsVia runs the bad-input cases through the given entry points:
+// cases about contexts through the dial entry points that take one, the
+// others through every dial or listen entry point they apply to.
+func badInputErrorsVia(t *testing.T, st stack, dials, listens []entryPoint) {
 	type badInput struct {
 		name    string
 		network string
 		address func(t *testing.T, st stack) string
-		dial    bool // applies to Dial, DialTimeout, DialContext
-		listen  bool // applies to Listen, ListenContext
-		// ctx, when set, is the context given to DialContext, the only entry
-		// point the case then applies to.
+		dial    bool // applies to the dial entry points
+		listen  bool // applies to the listen entry points
+		// ctx, when set, is the context given to the dial entry points
+		// that take one, the only ones the case then applies to.
 		ctx func() (context.Context, context.CancelFunc)
 		// hasAddr: OpError.Addr is the address dialed or listened on;
 		// otherwise (a failure before resolving it) nil.
@@ -184,7 +194,7 @@ func TestBadInputErrors(t *testing.T) {
 			name: "empty-address", network: "tcp", address: lit(""),
 			dial: true,
 			check: func(t *testing.T, _ string, _ error, inner error) {
-				require.EqualError(t, inner, "missing address")
+				mustEqualError(t, inner, "missing address")
 			},
 		},
 		{
@@ -257,8 +267,10 @@ func TestBadInputErrors(t *testing.T) {
 			},
 			hasAddr: true,
 			check: func(t *testing.T, _ string, err error, _ error) {
-				require.ErrorIs(t, err, context.Canceled)
-				require.False(t, err.(net.Error).Timeout(), "Timeout()")
+				mustErrorIs(t, err, context.Canceled)
+				var ne net.Error
+				mustErrorAs(t, err, &ne)
+				mustFalse(t, ne.Timeout(), "Timeout()")
 			},
 		},
 		{
@@ -273,55 +285,51 @@ func TestBadInputErrors(t *testing.T) {
 			},
 			hasAddr: true,
 			check: func(t *testing.T, _ string, err error, _ error) {
-				require.ErrorIs(t, err, context.DeadlineExceeded)
-				require.NotErrorIs(t, err, os.ErrDeadlineExceeded)
-				require.True(t, err.(net.Error).Timeout(), "Timeout()")
+				mustErrorIs(t, err, context.DeadlineExceeded)
+				mustNotErrorIs(t, err, os.ErrDeadlineExceeded)
+				var ne net.Error
+				mustErrorAs(t, err, &ne)
+				mustTrue(t, ne.Timeout(), "Timeout()")
 			},
 		},
 	}
 
-	for _, st := range stacks {
-		t.Run(st.name, func(t *testing.T) {
-			for _, tc := range cases {
-				var entries []entryPoint
-				switch {
-				case tc.ctx != nil:
-					entries = []entryPoint{dialEntryPoints[2]}
-				default:
-					if tc.dial {
-						entries = append(entries, dialEntryPoints...)
-					}
-					if tc.listen {
-						entries = append(entries, listenEntryPoints...)
-					}
-				}
-				for _, ep := range entries {
-					t.Run(tc.name+"/"+ep.name, func(t *testing.T) {
-						if tc.ipv6 {
-							requireIPv6(t)
-						}
-						address := tc.address(t, st)
-						ctx, cancel := context.Background(), context.CancelFunc(func() {})
-						if tc.ctx != nil {
-							ctx, cancel = tc.ctx()
-						}
-						defer cancel()
-
-						err := bounded(t, ep.name, func() error { return ep.call(ctx, st, tc.network, address) })
-						oe := requireOpError(t, err, ep.op, tc.network)
-						require.Nil(t, oe.Source, "OpError.Source")
-						if tc.hasAddr {
-							requireAddr(t, resolved(t, tc.network, address), oe.Addr, "OpError.Addr")
-						} else {
-							require.Nil(t, oe.Addr, "OpError.Addr")
-						}
-						var ne net.Error
-						require.True(t, errors.As(err, &ne), "%T is not a net.Error", err)
-						tc.check(t, ep.op, err, oe.Err)
-					})
-				}
+	for _, tc := range cases {
+		var entries []entryPoint
+		for _, ep := range dials {
+			if tc.ctx != nil && ep.takesCtx || tc.ctx == nil && tc.dial {
+				entries = append(entries, ep)
 			}
-		})
+		}
+		if tc.ctx == nil && tc.listen {
+			entries = append(entries, listens...)
+		}
+		for _, ep := range entries {
+			t.Run(tc.name+"/"+ep.name, func(t *testing.T) {
+				if tc.ipv6 {
+					requireIPv6(t)
+				}
+				st.requireServes(t, tc.network)
+				address := tc.address(t, st)
+				ctx, cancel := context.Background(), context.CancelFunc(func() {})
+				if tc.ctx != nil {
+					ctx, cancel = tc.ctx()
+				}
+				defer cancel()
+
+				err := bounded(t, ep.name, func() error { return ep.call(ctx, tc.network, address) })
+				oe := requireOpError(t, err, ep.op, tc.network)
+				mustNil(t, oe.Source, "OpError.Source")
+				if tc.hasAddr {
+					requireAddr(t, resolved(t, tc.network, address), oe.Addr, "OpError.Addr")
+				} else {
+					mustNil(t, oe.Addr, "OpError.Addr")
+				}
+				var ne net.Error
+				mustTrue(t, errors.As(err, &ne), "%T is not a net.Error", err)
+				tc.check(t, ep.op, err, oe.Err)
+			})
+		}
 	}
 }
 
@@ -332,6 +340,6 @@ func resolved(t *testing.T, network, address string) net.Addr {
 		return &net.UnixAddr{Name: address, Net: network}
 	}
 	a, err := net.ResolveTCPAddr(network, address)
-	require.NoError(t, err)
+	mustNoError(t, err)
 	return a
 }

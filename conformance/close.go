@@ -1,19 +1,18 @@
 package conformance
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 )
 
-// TestCloseUnblocks: Close from another goroutine makes a blocked Read, Write
+// closeUnblocks: Close from another goroutine makes a blocked Read, Write
 // or Accept return an error wrapping net.ErrClosed. The operation may or may
 // not have started blocking when Close runs; the outcome is the same.
-func TestCloseUnblocks(t *testing.T) {
+func closeUnblocks(t *testing.T, st stack) {
 	waits := []struct {
 		name string
 		d    time.Duration
@@ -22,25 +21,25 @@ func TestCloseUnblocks(t *testing.T) {
 		// Give the operation time to block; nothing depends on it having done so.
 		{"after-blocking", 50 * time.Millisecond},
 	}
-	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+	forEachNetwork(t, st, func(t *testing.T, network string) {
 		for _, wait := range waits {
 			t.Run("read/"+wait.name, func(t *testing.T) {
 				c, _ := pair(t, st, network)
 				res := goRead(t, c, 10)
 				time.Sleep(wait.d)
-				require.NoError(t, c.Close())
+				mustNoError(t, c.Close())
 				r := await(t, res, "Read after Close")
-				require.Zero(t, r.n)
+				mustZero(t, r.n)
 				requireClosed(t, c, r.err, "read", network)
 			})
 			t.Run("read-with-deadline/"+wait.name, func(t *testing.T) {
 				// Close wins over a pending deadline: the error is
 				// net.ErrClosed, not a timeout.
 				c, _ := pair(t, st, network)
-				require.NoError(t, c.SetReadDeadline(time.Now().Add(time.Hour)))
+				mustNoError(t, c.SetReadDeadline(time.Now().Add(time.Hour)))
 				res := goRead(t, c, 10)
 				time.Sleep(wait.d)
-				require.NoError(t, c.Close())
+				mustNoError(t, c.Close())
 				r := await(t, res, "Read after Close")
 				requireClosed(t, c, r.err, "read", network)
 			})
@@ -49,33 +48,33 @@ func TestCloseUnblocks(t *testing.T) {
 				w := newStreamWriter(c, bigChunk)
 				res := spawn(t, w.writeUntilError, c)
 				time.Sleep(wait.d)
-				require.NoError(t, c.Close())
+				mustNoError(t, c.Close())
 				requireClosed(t, c, await(t, res, "Write after Close"), "write", network)
 			})
 			t.Run("accept/"+wait.name, func(t *testing.T) {
 				ln := listenLocal(t, st.listen, network)
 				res := spawn(t, func() error {
 					c, err := ln.Accept()
-					if c != nil {
+					if !isNil(c) {
 						c.Close()
 					}
 					return err
 				}, ln)
 				time.Sleep(wait.d)
-				require.NoError(t, ln.Close())
+				mustNoError(t, ln.Close())
 				err := await(t, res, "Accept after Close")
 				oe := requireOpError(t, err, "accept", network)
 				requireAddr(t, ln.Addr(), oe.Addr, "OpError.Addr")
-				require.ErrorIs(t, err, net.ErrClosed)
+				mustErrorIs(t, err, net.ErrClosed)
 			})
 		}
 	})
 }
 
-// TestUseAfterClose: every operation on a closed conn or listener, including
+// useAfterClose: every operation on a closed conn or listener, including
 // a second Close, fails with an error wrapping net.ErrClosed, with package
 // net's Op.
-func TestUseAfterClose(t *testing.T) {
+func useAfterClose(t *testing.T, st stack) {
 	connOps := []struct {
 		name, op string
 		call     func(c net.Conn) error
@@ -87,20 +86,30 @@ func TestUseAfterClose(t *testing.T) {
 		{"SetDeadline", "set", func(c net.Conn) error { return c.SetDeadline(time.Now()) }},
 		{"SetReadDeadline", "set", func(c net.Conn) error { return c.SetReadDeadline(time.Now()) }},
 		{"SetWriteDeadline", "set", func(c net.Conn) error { return c.SetWriteDeadline(time.Now()) }},
-		{"CloseWrite", "close", func(c net.Conn) error { return c.(closeWriter).CloseWrite() }},
-		{"CloseRead", "close", func(c net.Conn) error { return c.(closeReader).CloseRead() }},
+		{"CloseWrite", "close", func(c net.Conn) error {
+			if cw, ok := c.(closeWriter); ok {
+				return cw.CloseWrite()
+			}
+			return fmt.Errorf("%T has no CloseWrite method", c)
+		}},
+		{"CloseRead", "close", func(c net.Conn) error {
+			if cr, ok := c.(closeReader); ok {
+				return cr.CloseRead()
+			}
+			return fmt.Errorf("%T has no CloseRead method", c)
+		}},
 	}
-	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+	forEachNetwork(t, st, func(t *testing.T, network string) {
 		for _, tc := range connOps {
 			t.Run("conn/"+tc.name, func(t *testing.T) {
 				c, _ := pair(t, st, network)
-				require.NoError(t, c.Close())
+				mustNoError(t, c.Close())
 				err := bounded(t, tc.name, func() error { return tc.call(c) })
-				require.ErrorIs(t, err, net.ErrClosed)
+				mustErrorIs(t, err, net.ErrClosed)
 				if tc.op == "set" {
 					// Set*Deadline errors carry only the local address.
 					oe := requireOpError(t, err, "set", network)
-					require.Nil(t, oe.Source, "OpError.Source")
+					mustNil(t, oe.Source, "OpError.Source")
 					requireAddr(t, c.LocalAddr(), oe.Addr, "OpError.Addr")
 				} else {
 					requireConnOpError(t, c, err, tc.op, network)
@@ -109,23 +118,23 @@ func TestUseAfterClose(t *testing.T) {
 		}
 		t.Run("listener/Close", func(t *testing.T) {
 			ln := listenLocal(t, st.listen, network)
-			require.NoError(t, ln.Close())
+			mustNoError(t, ln.Close())
 			err := ln.Close()
-			require.ErrorIs(t, err, net.ErrClosed)
+			mustErrorIs(t, err, net.ErrClosed)
 			oe := requireOpError(t, err, "close", network)
 			requireAddr(t, ln.Addr(), oe.Addr, "OpError.Addr")
 		})
 		t.Run("listener/Accept", func(t *testing.T) {
 			ln := listenLocal(t, st.listen, network)
-			require.NoError(t, ln.Close())
+			mustNoError(t, ln.Close())
 			err := bounded(t, "Accept", func() error {
 				c, err := ln.Accept()
-				if c != nil {
+				if !isNil(c) {
 					c.Close()
 				}
 				return err
 			})
-			require.ErrorIs(t, err, net.ErrClosed)
+			mustErrorIs(t, err, net.ErrClosed)
 			oe := requireOpError(t, err, "accept", network)
 			requireAddr(t, ln.Addr(), oe.Addr, "OpError.Addr")
 		})
@@ -133,16 +142,18 @@ func TestUseAfterClose(t *testing.T) {
 			// Package net returns this one unwrapped (no
 			// *net.OpError), so only errors.Is is part of the contract.
 			ln := listenLocal(t, st.listen, network)
-			require.NoError(t, ln.Close())
-			require.ErrorIs(t, ln.(deadliner).SetDeadline(time.Now()), net.ErrClosed)
+			mustNoError(t, ln.Close())
+			dl, ok := ln.(deadliner)
+			mustTrue(t, ok, "%T has no SetDeadline method", ln)
+			mustErrorIs(t, dl.SetDeadline(time.Now()), net.ErrClosed)
 		})
 	})
 }
 
-// TestCloseDeliversWrittenData: every byte written before Close reaches the
+// closeDeliversWrittenData: every byte written before Close reaches the
 // peer, followed by a clean io.EOF, in both directions and whatever the Write
 // sizes.
-func TestCloseDeliversWrittenData(t *testing.T) {
+func closeDeliversWrittenData(t *testing.T, st stack) {
 	const total = 4 << 20
 	cases := []struct {
 		name  string
@@ -151,7 +162,7 @@ func TestCloseDeliversWrittenData(t *testing.T) {
 		{"one-4MiB-write", total},
 		{"4KiB-writes", 4 << 10},
 	}
-	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+	forEachNetwork(t, st, func(t *testing.T, network string) {
 		for _, tc := range cases {
 			for _, dir := range []string{"client-to-server", "server-to-client"} {
 				t.Run(tc.name+"/"+dir, func(t *testing.T) {
@@ -167,7 +178,7 @@ func TestCloseDeliversWrittenData(t *testing.T) {
 						return c.Close()
 					}, c)
 					got := await(t, goDrain(t, s), "reading to EOF")
-					require.NoError(t, await(t, written, "Write and Close"))
+					mustNoError(t, await(t, written, "Write and Close"))
 					w.requireArrived(t, got, total)
 				})
 			}
@@ -175,15 +186,15 @@ func TestCloseDeliversWrittenData(t *testing.T) {
 	})
 }
 
-// TestPeerClose: what a conn sees when its peer closes.
-func TestPeerClose(t *testing.T) {
-	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+// peerClose: what a conn sees when its peer closes.
+func peerClose(t *testing.T, st stack) {
+	forEachNetwork(t, st, func(t *testing.T, network string) {
 		t.Run("blocked-read-gets-EOF", func(t *testing.T) {
 			c, s := pair(t, st, network)
 			res := goRead(t, c, 10)
-			require.NoError(t, s.Close())
+			mustNoError(t, s.Close())
 			r := await(t, res, "Read after the peer closed")
-			require.Zero(t, r.n)
+			mustZero(t, r.n)
 			requireEOF(t, r.err)
 			// And again: EOF is sticky.
 			requireEOF(t, doRead(t, c, 10).err)
@@ -196,15 +207,15 @@ func TestPeerClose(t *testing.T) {
 			c, s := pair(t, st, network)
 			writeString(t, c, "ab")
 			readString(t, s, "a") // "b" has arrived and stays unread
-			require.NoError(t, s.Close())
+			mustNoError(t, s.Close())
 			res := goRead(t, c, 10)
 			r := await(t, res, "Read after the peer reset")
-			require.Zero(t, r.n)
+			mustZero(t, r.n)
 			requireConnOpError(t, c, r.err, "read", network)
-			require.ErrorIs(t, r.err, syscall.ECONNRESET)
+			mustErrorIs(t, r.err, syscall.ECONNRESET)
 			var se *os.SyscallError
-			require.ErrorAs(t, r.err, &se)
-			require.Equal(t, "read", se.Syscall)
+			mustErrorAs(t, r.err, &se)
+			mustEqual(t, "read", se.Syscall)
 		})
 	})
 }

@@ -5,17 +5,15 @@ import (
 	"os"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 )
 
 // bigChunk is the Write size used to fill socket buffers against a peer that
 // does not read: large enough that a single Write blocks part-way.
 const bigChunk = 1 << 20
 
-// TestDeadlinePast: a deadline in the past fails Read and/or Write at once with
+// deadlinePast: a deadline in the past fails Read and/or Write at once with
 // a timeout error, without affecting the other direction.
-func TestDeadlinePast(t *testing.T) {
+func deadlinePast(t *testing.T, st stack) {
 	cases := []struct {
 		name        string
 		set         func(c net.Conn, d time.Time) error
@@ -25,15 +23,15 @@ func TestDeadlinePast(t *testing.T) {
 		{"SetWriteDeadline", net.Conn.SetWriteDeadline, false, true},
 		{"SetDeadline", net.Conn.SetDeadline, true, true},
 	}
-	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+	forEachNetwork(t, st, func(t *testing.T, network string) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				c, s := pair(t, st, network)
-				require.NoError(t, tc.set(c, time.Now().Add(-time.Second)))
+				mustNoError(t, tc.set(c, time.Now().Add(-time.Second)))
 
 				if tc.read {
 					r := doRead(t, c, 10)
-					require.Zero(t, r.n)
+					mustZero(t, r.n)
 					requireTimeout(t, c, r.err, "read", network)
 				} else {
 					writeString(t, s, "ping")
@@ -41,7 +39,7 @@ func TestDeadlinePast(t *testing.T) {
 				}
 				if tc.write {
 					r := doWrite(t, c, []byte("x"))
-					require.Zero(t, r.n)
+					mustZero(t, r.n)
 					requireTimeout(t, c, r.err, "write", network)
 				} else {
 					writeString(t, c, "pong")
@@ -52,30 +50,30 @@ func TestDeadlinePast(t *testing.T) {
 	})
 }
 
-// TestDeadlineZeroClears: after a timeout, the zero time clears the deadline
+// deadlineZeroClears: after a timeout, the zero time clears the deadline
 // and the next operation blocks until it can complete.
-func TestDeadlineZeroClears(t *testing.T) {
-	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+func deadlineZeroClears(t *testing.T, st stack) {
+	forEachNetwork(t, st, func(t *testing.T, network string) {
 		t.Run("read", func(t *testing.T) {
 			c, s := pair(t, st, network)
-			require.NoError(t, c.SetReadDeadline(time.Now().Add(-time.Second)))
+			mustNoError(t, c.SetReadDeadline(time.Now().Add(-time.Second)))
 			requireTimeout(t, c, doRead(t, c, 10).err, "read", network)
 
-			require.NoError(t, c.SetReadDeadline(time.Time{}))
+			mustNoError(t, c.SetReadDeadline(time.Time{}))
 			res := goRead(t, c, 10)
 			writeString(t, s, "hello")
 			r := await(t, res, "Read")
-			require.NoError(t, r.err)
-			require.Equal(t, "hello", string(r.data))
+			mustNoError(t, r.err)
+			mustEqual(t, "hello", string(r.data))
 		})
 		t.Run("write", func(t *testing.T) {
 			c, s := pair(t, st, network)
-			require.NoError(t, c.SetWriteDeadline(time.Now().Add(-time.Second)))
+			mustNoError(t, c.SetWriteDeadline(time.Now().Add(-time.Second)))
 			requireTimeout(t, c, doWrite(t, c, []byte("x")).err, "write", network)
 
 			// With the deadline cleared, a Write bigger than the
 			// socket buffers blocks until the peer reads, and completes.
-			require.NoError(t, c.SetWriteDeadline(time.Time{}))
+			mustNoError(t, c.SetWriteDeadline(time.Time{}))
 			w := newStreamWriter(c, bigChunk)
 			const total = 16 << 20
 			written := spawn(t, func() error {
@@ -85,16 +83,16 @@ func TestDeadlineZeroClears(t *testing.T) {
 				return c.Close()
 			}, c)
 			got := await(t, goDrain(t, s), "reading to EOF")
-			require.NoError(t, await(t, written, "Write"))
+			mustNoError(t, await(t, written, "Write"))
 			w.requireArrived(t, got, total)
 		})
 	})
 }
 
-// TestDeadlineMovedWhileBlocked: changing a deadline applies to an operation
+// deadlineMovedWhileBlocked: changing a deadline applies to an operation
 // that is already blocked (or about to block: the assertions hold either way).
-func TestDeadlineMovedWhileBlocked(t *testing.T) {
-	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+func deadlineMovedWhileBlocked(t *testing.T, st stack) {
+	forEachNetwork(t, st, func(t *testing.T, network string) {
 		// Moving the deadline later (or clearing it) keeps the
 		// operation blocked past the old deadline: it then
 		// completes instead of timing out.
@@ -110,9 +108,9 @@ func TestDeadlineMovedWhileBlocked(t *testing.T) {
 				retryIfSlow(t, func(t *testing.T, window time.Duration) bool {
 					c, s := pair(t, st, network)
 					old := time.Now().Add(window)
-					require.NoError(t, c.SetReadDeadline(old))
+					mustNoError(t, c.SetReadDeadline(old))
 					res := goRead(t, c, 10)
-					require.NoError(t, c.SetReadDeadline(tc.next()))
+					mustNoError(t, c.SetReadDeadline(tc.next()))
 					if !time.Now().Before(old) {
 						return false // moved too late to tell
 					}
@@ -120,8 +118,8 @@ func TestDeadlineMovedWhileBlocked(t *testing.T) {
 					requireNotDone(t, res, "Read blocked past its old deadline")
 					writeString(t, s, "data")
 					r := await(t, res, "Read")
-					require.NoError(t, r.err)
-					require.Equal(t, "data", string(r.data))
+					mustNoError(t, r.err)
+					mustEqual(t, "data", string(r.data))
 					return true
 				})
 			})
@@ -129,11 +127,11 @@ func TestDeadlineMovedWhileBlocked(t *testing.T) {
 				retryIfSlow(t, func(t *testing.T, window time.Duration) bool {
 					c, s := pair(t, st, network)
 					old := time.Now().Add(window)
-					require.NoError(t, c.SetWriteDeadline(old))
+					mustNoError(t, c.SetWriteDeadline(old))
 					w := newStreamWriter(c, bigChunk)
 					const total = 16 << 20 // more than the socket buffers hold
 					written := spawn(t, func() error { return w.writeTotal(total) }, c)
-					require.NoError(t, c.SetWriteDeadline(tc.next()))
+					mustNoError(t, c.SetWriteDeadline(tc.next()))
 					if !time.Now().Before(old) {
 						return false
 					}
@@ -141,8 +139,8 @@ func TestDeadlineMovedWhileBlocked(t *testing.T) {
 					// The peer starts reading only now: the Write must
 					// not have failed at the old deadline.
 					drain := goDrain(t, s)
-					require.NoError(t, await(t, written, "Write"))
-					require.NoError(t, c.Close())
+					mustNoError(t, await(t, written, "Write"))
+					mustNoError(t, c.Close())
 					got := await(t, drain, "reading to EOF")
 					w.requireArrived(t, got, total)
 					return true
@@ -162,30 +160,30 @@ func TestDeadlineMovedWhileBlocked(t *testing.T) {
 		for _, tc := range earlier {
 			t.Run("read/earlier-"+tc.name, func(t *testing.T) {
 				c, _ := pair(t, st, network)
-				require.NoError(t, c.SetReadDeadline(time.Now().Add(time.Hour)))
+				mustNoError(t, c.SetReadDeadline(time.Now().Add(time.Hour)))
 				res := goRead(t, c, 10)
 				next := tc.next()
-				require.NoError(t, c.SetReadDeadline(next))
+				mustNoError(t, c.SetReadDeadline(next))
 				r := await(t, res, "Read after its deadline was moved earlier")
-				require.Zero(t, r.n)
+				mustZero(t, r.n)
 				requireTimeout(t, c, r.err, "read", network)
-				require.False(t, r.at.Before(next), "Read timed out before its deadline")
+				mustFalse(t, r.at.Before(next), "Read timed out before its deadline")
 			})
 			t.Run("write/earlier-"+tc.name, func(t *testing.T) {
 				c, s := pair(t, st, network)
-				require.NoError(t, c.SetWriteDeadline(time.Now().Add(time.Hour)))
+				mustNoError(t, c.SetWriteDeadline(time.Now().Add(time.Hour)))
 				w := newStreamWriter(c, bigChunk)
 				written := spawn(t, func() ioResult {
 					err := w.writeUntilError()
 					return ioResult{err: err, at: time.Now()}
 				}, c)
 				next := tc.next()
-				require.NoError(t, c.SetWriteDeadline(next))
+				mustNoError(t, c.SetWriteDeadline(next))
 				r := await(t, written, "Write after its deadline was moved earlier")
 				requireTimeout(t, c, r.err, "write", network)
-				require.False(t, r.at.Before(next), "Write timed out before its deadline")
+				mustFalse(t, r.at.Before(next), "Write timed out before its deadline")
 				// The bytes reported written are exactly those the peer gets.
-				require.NoError(t, c.Close())
+				mustNoError(t, c.Close())
 				got := await(t, goDrain(t, s), "reading to EOF")
 				w.requireArrived(t, got, w.total)
 			})
@@ -208,10 +206,10 @@ func retryIfSlow(t *testing.T, attempt func(t *testing.T, window time.Duration) 
 	t.Skip("machine too slow to move a deadline before it passes")
 }
 
-// TestDeadlineIndependent: a read timeout does not affect writes and vice
+// deadlineIndependent: a read timeout does not affect writes and vice
 // versa, including while the other direction's operation is blocked.
-func TestDeadlineIndependent(t *testing.T) {
-	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+func deadlineIndependent(t *testing.T, st stack) {
+	forEachNetwork(t, st, func(t *testing.T, network string) {
 		t.Run("read-timeout/write-blocked", func(t *testing.T) {
 			// A Write blocked against a non-reading peer, with no
 			// write deadline, survives a read timeout and completes
@@ -220,12 +218,12 @@ func TestDeadlineIndependent(t *testing.T) {
 			w := newStreamWriter(c, bigChunk)
 			const total = 16 << 20
 			written := spawn(t, func() error { return w.writeTotal(total) }, c)
-			require.NoError(t, c.SetReadDeadline(time.Now().Add(50*time.Millisecond)))
+			mustNoError(t, c.SetReadDeadline(time.Now().Add(50*time.Millisecond)))
 			requireTimeout(t, c, doRead(t, c, 10).err, "read", network)
 
 			drain := goDrain(t, s)
-			require.NoError(t, await(t, written, "Write"))
-			require.NoError(t, c.Close())
+			mustNoError(t, await(t, written, "Write"))
+			mustNoError(t, c.Close())
 			got := await(t, drain, "reading to EOF")
 			w.requireArrived(t, got, total)
 		})
@@ -234,23 +232,23 @@ func TestDeadlineIndependent(t *testing.T) {
 			// timeout and completes when data arrives.
 			c, s := pair(t, st, network)
 			res := goRead(t, c, 10)
-			require.NoError(t, c.SetWriteDeadline(time.Now().Add(50*time.Millisecond)))
+			mustNoError(t, c.SetWriteDeadline(time.Now().Add(50*time.Millisecond)))
 			err := bounded(t, "Write", newStreamWriter(c, bigChunk).writeUntilError, c)
 			requireTimeout(t, c, err, "write", network)
 			requireNotDone(t, res, "Read (a write deadline passed)")
 
 			writeString(t, s, "data")
 			r := await(t, res, "Read")
-			require.NoError(t, r.err)
-			require.Equal(t, "data", string(r.data))
+			mustNoError(t, r.err)
+			mustEqual(t, "data", string(r.data))
 		})
 	})
 }
 
-// TestDeadlineRecovery: repeated timeouts lose no data, in either direction,
+// deadlineRecovery: repeated timeouts lose no data, in either direction,
 // and the conn works normally once the deadline is cleared.
-func TestDeadlineRecovery(t *testing.T) {
-	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+func deadlineRecovery(t *testing.T, st stack) {
+	forEachNetwork(t, st, func(t *testing.T, network string) {
 		t.Run("read", func(t *testing.T) {
 			c, s := pair(t, st, network)
 			// Leave "b" unread in c's receive buffer: a deadline
@@ -259,25 +257,25 @@ func TestDeadlineRecovery(t *testing.T) {
 			writeString(t, s, "ab")
 			readString(t, c, "a")
 			for i := range 3 {
-				require.NoError(t, c.SetReadDeadline(time.Now().Add(-time.Second)))
+				mustNoError(t, c.SetReadDeadline(time.Now().Add(-time.Second)))
 				r := doRead(t, c, 10)
-				require.Zero(t, r.n, "timeout %d", i)
+				mustZero(t, r.n, "timeout %d", i)
 				requireTimeout(t, c, r.err, "read", network)
 			}
-			require.NoError(t, c.SetReadDeadline(time.Time{}))
+			mustNoError(t, c.SetReadDeadline(time.Time{}))
 			readString(t, c, "b")
 
 			// Now with nothing pending: short deadlines that expire
 			// while the Read is blocked.
 			for i := range 3 {
 				d := time.Now().Add(20 * time.Millisecond)
-				require.NoError(t, c.SetReadDeadline(d))
+				mustNoError(t, c.SetReadDeadline(d))
 				r := doRead(t, c, 10)
-				require.False(t, r.at.Before(d), "timeout %d came before the deadline", i)
-				require.Zero(t, r.n, "timeout %d", i)
+				mustFalse(t, r.at.Before(d), "timeout %d came before the deadline", i)
+				mustZero(t, r.n, "timeout %d", i)
 				requireTimeout(t, c, r.err, "read", network)
 			}
-			require.NoError(t, c.SetReadDeadline(time.Time{}))
+			mustNoError(t, c.SetReadDeadline(time.Time{}))
 
 			// Everything sent afterwards arrives intact and nothing
 			// more: no byte was lost or duplicated by the timeouts.
@@ -290,7 +288,7 @@ func TestDeadlineRecovery(t *testing.T) {
 				return s.Close()
 			}, s)
 			got := await(t, goDrain(t, c), "reading to EOF")
-			require.NoError(t, await(t, written, "Write"))
+			mustNoError(t, await(t, written, "Write"))
 			w.requireArrived(t, got, total)
 		})
 		t.Run("write-to-non-reading-peer", func(t *testing.T) {
@@ -303,34 +301,34 @@ func TestDeadlineRecovery(t *testing.T) {
 			c, s := pair(t, st, network)
 			w := newStreamWriter(c, bigChunk)
 			d := time.Now().Add(200 * time.Millisecond)
-			require.NoError(t, c.SetWriteDeadline(d))
+			mustNoError(t, c.SetWriteDeadline(d))
 			r := bounded(t, "Write", func() ioResult {
 				return ioResult{err: w.writeUntilError(), at: time.Now()}
 			}, c)
-			require.False(t, r.at.Before(d), "Write timed out before its deadline")
+			mustFalse(t, r.at.Before(d), "Write timed out before its deadline")
 			requireTimeout(t, c, r.err, "write", network)
-			require.Positive(t, w.total, "no byte written before the buffers filled")
+			mustTrue(t, w.total > 0, "no byte written before the buffers filled")
 			for range 3 {
 				before := w.total
 				err := bounded(t, "Write", func() error { return w.write(bigChunk) }, c)
 				requireTimeout(t, c, err, "write", network)
-				require.Equal(t, before, w.total, "a Write past its deadline wrote data")
+				mustEqual(t, before, w.total, "a Write past its deadline wrote data")
 			}
 
-			require.NoError(t, c.SetWriteDeadline(time.Time{}))
+			mustNoError(t, c.SetWriteDeadline(time.Time{}))
 			drain := goDrain(t, s)
-			require.NoError(t, bounded(t, "Write", func() error { return w.writeTotal(4 << 20) }, c))
-			require.NoError(t, c.Close())
+			mustNoError(t, bounded(t, "Write", func() error { return w.writeTotal(4 << 20) }, c))
+			mustNoError(t, c.Close())
 			got := await(t, drain, "reading to EOF")
 			w.requireArrived(t, got, w.total)
 		})
 	})
 }
 
-// TestAcceptDeadline: a listener's deadline times Accept out with an "accept"
+// acceptDeadline: a listener's deadline times Accept out with an "accept"
 // OpError, a blocked Accept sees a deadline set while it waits, and clearing
 // the deadline makes Accept work again.
-func TestAcceptDeadline(t *testing.T) {
+func acceptDeadline(t *testing.T, st stack) {
 	cases := []struct {
 		name   string
 		block  bool // set the deadline while Accept is (about to be) blocked
@@ -341,16 +339,16 @@ func TestAcceptDeadline(t *testing.T) {
 		{"set-while-blocked/past", true, -time.Second},
 		{"set-while-blocked/soon", true, 50 * time.Millisecond},
 	}
-	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+	forEachNetwork(t, st, func(t *testing.T, network string) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				ln := listenLocal(t, st.listen, network)
 				dl, ok := ln.(deadliner)
-				require.True(t, ok, "%T has no SetDeadline method", ln)
+				mustTrue(t, ok, "%T has no SetDeadline method", ln)
 
 				accept := func() ioResult {
 					c, err := ln.Accept()
-					if c != nil {
+					if !isNil(c) {
 						c.Close()
 					}
 					return ioResult{err: err, at: time.Now()}
@@ -358,27 +356,27 @@ func TestAcceptDeadline(t *testing.T) {
 				var d time.Time
 				var res <-chan ioResult
 				if tc.block {
-					require.NoError(t, dl.SetDeadline(time.Now().Add(time.Hour)))
+					mustNoError(t, dl.SetDeadline(time.Now().Add(time.Hour)))
 					res = spawn(t, accept, ln)
 					d = time.Now().Add(tc.offset)
-					require.NoError(t, dl.SetDeadline(d))
+					mustNoError(t, dl.SetDeadline(d))
 				} else {
 					d = time.Now().Add(tc.offset)
-					require.NoError(t, dl.SetDeadline(d))
+					mustNoError(t, dl.SetDeadline(d))
 					res = spawn(t, accept, ln)
 				}
 				r := await(t, res, "Accept")
-				require.False(t, r.at.Before(d), "Accept timed out before its deadline")
+				mustFalse(t, r.at.Before(d), "Accept timed out before its deadline")
 				oe := requireOpError(t, r.err, "accept", network)
 				requireAddr(t, ln.Addr(), oe.Addr, "OpError.Addr")
-				require.Nil(t, oe.Source, "OpError.Source")
-				require.ErrorIs(t, r.err, os.ErrDeadlineExceeded)
+				mustNil(t, oe.Source, "OpError.Source")
+				mustErrorIs(t, r.err, os.ErrDeadlineExceeded)
 				var ne net.Error
-				require.ErrorAs(t, r.err, &ne)
-				require.True(t, ne.Timeout())
+				mustErrorAs(t, r.err, &ne)
+				mustTrue(t, ne.Timeout())
 
 				// Recovery: clear the deadline, Accept again.
-				require.NoError(t, dl.SetDeadline(time.Time{}))
+				mustNoError(t, dl.SetDeadline(time.Time{}))
 				c, s := connect(t, ln, st.dial, network)
 				writeString(t, c, "hi")
 				readString(t, s, "hi")

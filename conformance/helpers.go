@@ -10,71 +10,92 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
-	"github.com/pollnet/pollnet"
-	"github.com/stretchr/testify/require"
 	"golang.org/x/net/nettest"
 )
 
-// stack is one implementation of the networking API under test.
+// stack is the Impl under test in the form the cases use: listen and dial
+// with no context (context.Background), and the networks to run over.
 type stack struct {
-	name          string
-	listen        func(network, address string) (net.Listener, error)
-	dial          func(network, address string) (net.Conn, error)
-	dialTimeout   func(network, address string, timeout time.Duration) (net.Conn, error)
-	dialContext   func(ctx context.Context, network, address string) (net.Conn, error)
-	listenContext func(ctx context.Context, network, address string) (net.Listener, error)
+	impl   Impl
+	listen listenFunc
+	dial   dialFunc
+	// networks are those of impl.Networks the host supports, in the
+	// order tcp4, tcp6, unix.
+	networks []string
 }
 
-// netStack is the standard library: the reference every other stack must match.
-var netStack = stack{
-	name:          "net",
-	listen:        net.Listen,
-	dial:          net.Dial,
-	dialTimeout:   net.DialTimeout,
-	dialContext:   (&net.Dialer{}).DialContext,
-	listenContext: (&net.ListenConfig{}).Listen,
+func newStack(impl Impl) stack {
+	return stack{
+		impl: impl,
+		listen: func(network, address string) (net.Listener, error) {
+			return impl.Listen(context.Background(), network, address)
+		},
+		dial: func(network, address string) (net.Conn, error) {
+			return impl.Dial(context.Background(), network, address)
+		},
+		networks: hostNetworks(impl.Networks),
+	}
 }
 
-// pollnetStack is the implementation under test.
-var pollnetStack = stack{
-	name:          "pollnet",
-	listen:        pollnet.Listen,
-	dial:          pollnet.Dial,
-	dialTimeout:   pollnet.DialTimeout,
-	dialContext:   (&pollnet.Dialer{}).DialContext,
-	listenContext: (&pollnet.ListenConfig{}).Listen,
+// serves reports whether the stack is to be tried on network: one of its
+// networks, "tcp" when it serves tcp4 or tcp6, or any other name (an unknown
+// network is bad input every implementation must reject).
+func (st stack) serves(network string) bool {
+	switch network {
+	case "tcp":
+		return st.serves("tcp4") || st.serves("tcp6")
+	case "tcp4", "tcp6", "unix":
+		return slices.Contains(st.networks, network)
+	}
+	return true
 }
 
-var stacks = []stack{netStack, pollnetStack}
+// requireServes skips the test when the stack does not serve network (or the
+// host lacks IPv6 for tcp6).
+func (st stack) requireServes(t *testing.T, network string) {
+	t.Helper()
+	if network == "tcp6" {
+		requireIPv6(t)
+	}
+	if !st.serves(network) {
+		t.Skipf("%s does not serve %s (Impl.Networks %v)", st.impl.Name, network, st.impl.Networks)
+	}
+}
 
 // waitBound is how long a test waits for something that should happen
 // "promptly". The machine may be a loaded 2-core VM running under -race, so it
 // is generous; it is only ever reached when a test is failing.
 const waitBound = 10 * time.Second
 
-// testNetworks are the stream networks every connection-level case runs over:
-// tcp4 on 127.0.0.1, tcp6 on ::1 (when the host has IPv6) and unix sockets.
-// forEachNetwork runs fn as a subtest per stack and network, named
-// stack/network.
-func forEachNetwork(t *testing.T, fn func(t *testing.T, st stack, network string)) {
-	for _, st := range stacks {
-		t.Run(st.name, func(t *testing.T) {
-			for _, network := range testNetworks() {
-				t.Run(network, func(t *testing.T) { fn(t, st, network) })
-			}
-		})
+// forEachNetwork runs fn as a subtest per network of the stack: tcp4 on
+// 127.0.0.1, tcp6 on ::1 (when the host has IPv6) and unix sockets.
+func forEachNetwork(t *testing.T, st stack, fn func(t *testing.T, network string)) {
+	for _, network := range st.networks {
+		t.Run(network, func(t *testing.T) { fn(t, network) })
 	}
 }
 
-func testNetworks() []string {
-	nws := []string{"tcp4"}
-	if nettest.SupportsIPv6() {
-		nws = append(nws, "tcp6")
+// allNetworks are the networks an Impl can declare, in run order.
+var allNetworks = []string{"tcp4", "tcp6", "unix"}
+
+// hostNetworks returns the networks of declared (all of them when empty)
+// that the host supports, in the order of allNetworks.
+func hostNetworks(declared []string) []string {
+	var nws []string
+	for _, n := range allNetworks {
+		if len(declared) > 0 && !slices.Contains(declared, n) {
+			continue
+		}
+		if n == "tcp6" && !nettest.SupportsIPv6() {
+			continue
+		}
+		nws = append(nws, n)
 	}
-	return append(nws, "unix")
+	return nws
 }
 
 // requireIPv6 skips the test when the host has no IPv6 loopback.
@@ -91,7 +112,7 @@ func requireIPv6(t *testing.T) {
 func sockPath(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "pn")
-	require.NoError(t, err)
+	mustNoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return filepath.Join(dir, "s")
 }
@@ -106,7 +127,7 @@ func localAddr(t testing.TB, network string) string {
 		return sockPath(t)
 	}
 	addr, ok := loopbackAddr[network]
-	require.True(t, ok, "no local address for network %q", network)
+	mustTrue(t, ok, "no local address for network %q", network)
 	return addr
 }
 
@@ -118,7 +139,7 @@ type dialFunc func(network, address string) (net.Conn, error)
 func listenLocal(t testing.TB, listen listenFunc, network string) net.Listener {
 	t.Helper()
 	ln, err := listen(network, localAddr(t, network))
-	require.NoError(t, err)
+	mustNoError(t, err)
 	t.Cleanup(func() { ln.Close() })
 	return ln
 }
@@ -163,10 +184,12 @@ func connectTo(t *testing.T, ln net.Listener, dial dialFunc, network, target str
 	if d.err != nil {
 		ln.Close() // unblock Accept
 	}
-	require.NoError(t, d.err)
+	mustNoError(t, d.err)
+	mustConn(t, d, "Dial")
 	t.Cleanup(func() { d.c.Close() })
 	a := await(t, accepted, "Accept")
-	require.NoError(t, a.err)
+	mustNoError(t, a.err)
+	mustConn(t, a, "Accept")
 	t.Cleanup(func() { a.c.Close() })
 	requireAddr(t, d.c.LocalAddr(), a.c.RemoteAddr(), "the accepted conn's RemoteAddr is the dialed conn's LocalAddr")
 	return d.c, a.c
@@ -175,6 +198,16 @@ func connectTo(t *testing.T, ln net.Listener, dial dialFunc, network, target str
 type connResult struct {
 	c   net.Conn
 	err error
+}
+
+// mustConn fails the test if a Dial or Accept that returned no error
+// returned no conn either (a non-blocking Accept, say), which the cases
+// would otherwise trip over with a nil dereference.
+func mustConn(t testing.TB, r connResult, what string) {
+	t.Helper()
+	if isNil(r.c) {
+		t.Fatalf("%s returned a nil net.Conn and a nil error", what)
+	}
 }
 
 // ioResult is what a Read or Write (or a loop of them) returned, and when.
@@ -256,7 +289,7 @@ func sleepUntil(instant time.Time) {
 func goRead(t testing.TB, c net.Conn, size int) <-chan readResult {
 	return spawn(t, func() readResult {
 		buf := make([]byte, size)
-		n, err := c.Read(buf)
+		n, err := checkedReader{c}.Read(buf)
 		return readResult{ioResult{n, err, time.Now()}, buf[:n]}
 	}, c)
 }
@@ -348,8 +381,8 @@ func (w *streamWriter) digest() []byte { return w.sum.Sum(nil) }
 func (w *streamWriter) requireArrived(t testing.TB, got drained, total int64) {
 	t.Helper()
 	requireEOF(t, got.err)
-	require.Equal(t, total, got.total)
-	require.Equal(t, w.digest(), got.sum, "SHA-256 of the stream")
+	mustEqual(t, total, got.total)
+	mustEqual(t, w.digest(), got.sum, "SHA-256 of the stream")
 }
 
 // drained is what a reader received until the end of the stream.
@@ -367,7 +400,7 @@ func goDrain(t testing.TB, c net.Conn) <-chan drained {
 		buf := make([]byte, 64<<10)
 		var total int64
 		for {
-			n, err := c.Read(buf)
+			n, err := checkedReader{c}.Read(buf)
 			h.Write(buf[:n])
 			total += int64(n)
 			if err != nil {
@@ -380,18 +413,18 @@ func goDrain(t testing.TB, c net.Conn) <-chan drained {
 // requireEOF asserts err is io.EOF itself, not wrapped: callers compare with ==.
 func requireEOF(t testing.TB, err error) {
 	t.Helper()
-	require.Truef(t, err == io.EOF, "want io.EOF itself, got %#v (%v)", err, err)
+	mustTrue(t, err == io.EOF, "want io.EOF itself, got %#v (%v)", err, err)
 }
 
 // requireOpError asserts err is a *net.OpError (not wrapped) with the given Op
 // and Net and returns it.
 func requireOpError(t testing.TB, err error, op, network string) *net.OpError {
 	t.Helper()
-	require.Error(t, err)
+	mustError(t, err)
 	oe, ok := err.(*net.OpError)
-	require.Truef(t, ok, "want *net.OpError, got %T: %v", err, err)
-	require.Equal(t, op, oe.Op, "OpError.Op (%v)", err)
-	require.Equal(t, network, oe.Net, "OpError.Net (%v)", err)
+	mustTrue(t, ok, "want *net.OpError, got %T: %v", err, err)
+	mustEqual(t, op, oe.Op, "OpError.Op (%v)", err)
+	mustEqual(t, network, oe.Net, "OpError.Net (%v)", err)
 	return oe
 }
 
@@ -400,12 +433,12 @@ func requireOpError(t testing.TB, err error, op, network string) *net.OpError {
 func requireAddr(t testing.TB, want, got net.Addr, field string) {
 	t.Helper()
 	if want == nil {
-		require.Nil(t, got, field)
+		mustNil(t, got, field)
 		return
 	}
-	require.NotNil(t, got, field)
-	require.Equal(t, want.Network(), got.Network(), field)
-	require.Equal(t, want.String(), got.String(), field)
+	mustNotNil(t, got, field)
+	mustEqual(t, want.Network(), got.Network(), field)
+	mustEqual(t, want.String(), got.String(), field)
 }
 
 // requireConnOpError checks the shape package net gives errors from a conn's
@@ -425,10 +458,10 @@ func requireConnOpError(t testing.TB, c net.Conn, err error, op, network string)
 func requireTimeout(t testing.TB, c net.Conn, err error, op, network string) {
 	t.Helper()
 	requireConnOpError(t, c, err, op, network)
-	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	mustErrorIs(t, err, os.ErrDeadlineExceeded)
 	var ne net.Error
-	require.ErrorAs(t, err, &ne)
-	require.True(t, ne.Timeout(), "Timeout() of %v", err)
+	mustErrorAs(t, err, &ne)
+	mustTrue(t, ne.Timeout(), "Timeout() of %v", err)
 }
 
 // requireClosed asserts err is a conn op's error after Close: it wraps
@@ -436,7 +469,7 @@ func requireTimeout(t testing.TB, c net.Conn, err error, op, network string) {
 func requireClosed(t testing.TB, c net.Conn, err error, op, network string) {
 	t.Helper()
 	requireConnOpError(t, c, err, op, network)
-	require.ErrorIs(t, err, net.ErrClosed)
+	mustErrorIs(t, err, net.ErrClosed)
 }
 
 // deadliner is the deadline method of *net.TCPListener and *net.UnixListener.
@@ -449,8 +482,8 @@ type closeReader interface{ CloseRead() error }
 func writeString(t testing.TB, c net.Conn, s string) {
 	t.Helper()
 	r := doWrite(t, c, []byte(s))
-	require.NoError(t, r.err)
-	require.Equal(t, len(s), r.n)
+	mustNoError(t, r.err)
+	mustEqual(t, len(s), r.n)
 }
 
 // readString reads exactly len(want) bytes from c and compares them with want.
@@ -458,9 +491,22 @@ func readString(t testing.TB, c net.Conn, want string) {
 	t.Helper()
 	r := bounded(t, "Read", func() readResult {
 		buf := make([]byte, len(want))
-		n, err := io.ReadFull(c, buf)
+		n, err := io.ReadFull(checkedReader{c}, buf)
 		return readResult{ioResult{n, err, time.Now()}, buf[:n]}
 	}, c)
-	require.NoError(t, r.err)
-	require.Equal(t, want, string(r.data))
+	mustNoError(t, r.err)
+	mustEqual(t, want, string(r.data))
+}
+
+// checkedReader turns a Read count outside [0, len(p)], which io.Reader
+// forbids, into an error (and a count of 0) instead of a slicing panic in the
+// case.
+type checkedReader struct{ c net.Conn }
+
+func (r checkedReader) Read(p []byte) (int, error) {
+	n, err := r.c.Read(p)
+	if n < 0 || n > len(p) {
+		return 0, fmt.Errorf("Read into %d bytes returned n=%d (err %v)", len(p), n, err)
+	}
+	return n, err
 }

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"github.com/stretchr/testify/require"
 )
 
 // httpEnv is an http.Server serving on a stack's listener and an http.Client
@@ -72,7 +70,7 @@ func newHTTPEnv(t *testing.T, st stack, network string) *httpEnv {
 	}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return st.dialContext(ctx, network, addr)
+			return st.impl.Dial(ctx, network, addr)
 		},
 		MaxIdleConnsPerHost: 1,
 	}
@@ -93,13 +91,13 @@ func (e *httpEnv) get(t *testing.T, path string, trace *httptrace.ClientTrace) s
 		ctx = httptrace.WithClientTrace(ctx, trace)
 	}
 	req, err := http.NewRequestWithContext(ctx, "GET", e.base+path, nil)
-	require.NoError(t, err)
+	mustNoError(t, err)
 	resp, err := e.client.Do(req)
-	require.NoError(t, err)
+	mustNoError(t, err)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	mustNoError(t, err)
+	mustEqual(t, http.StatusOK, resp.StatusCode)
 	return string(body)
 }
 
@@ -108,18 +106,18 @@ func (e *httpEnv) shutdown(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
-	require.NoError(t, e.srv.Shutdown(ctx))
-	require.ErrorIs(t, await(t, e.served, "Serve after Shutdown"), http.ErrServerClosed)
+	mustNoError(t, e.srv.Shutdown(ctx))
+	mustErrorIs(t, await(t, e.served, "Serve after Shutdown"), http.ErrServerClosed)
 }
 
-// TestHTTP: net/http works on top of the stack, both as server (on the stack's
+// httpCases: net/http works on top of the stack, both as server (on the stack's
 // listener) and as client (dialing through the stack), and with curl as an
 // independent client.
-func TestHTTP(t *testing.T) {
-	forEachNetwork(t, func(t *testing.T, st stack, network string) {
+func httpCases(t *testing.T, st stack) {
+	forEachNetwork(t, st, func(t *testing.T, network string) {
 		t.Run("get", func(t *testing.T) {
 			e := newHTTPEnv(t, st, network)
-			require.Equal(t, helloBody, e.get(t, "/hello", nil))
+			mustEqual(t, helloBody, e.get(t, "/hello", nil))
 			e.shutdown(t)
 		})
 
@@ -128,16 +126,16 @@ func TestHTTP(t *testing.T) {
 			var infos []httptrace.GotConnInfo
 			trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { infos = append(infos, i) }}
 			for range 3 {
-				require.Equal(t, helloBody, e.get(t, "/hello", trace))
+				mustEqual(t, helloBody, e.get(t, "/hello", trace))
 			}
-			require.Len(t, infos, 3)
-			require.False(t, infos[0].Reused, "first request on a new connection")
+			mustEqual(t, 3, len(infos), "GotConn calls")
+			mustFalse(t, infos[0].Reused, "first request on a new connection")
 			for i, info := range infos[1:] {
-				require.True(t, info.Reused, "request %d reused the connection", i+2)
-				require.True(t, info.WasIdle, "request %d", i+2)
+				mustTrue(t, info.Reused, "request %d reused the connection", i+2)
+				mustTrue(t, info.WasIdle, "request %d", i+2)
 				requireAddr(t, infos[0].Conn.LocalAddr(), info.Conn.LocalAddr(), "LocalAddr of the reused conn")
 			}
-			require.EqualValues(t, 1, e.newConn.Load(), "connections accepted by the server")
+			mustEqual(t, int32(1), e.newConn.Load(), "connections accepted by the server")
 			e.shutdown(t)
 		})
 
@@ -145,15 +143,15 @@ func TestHTTP(t *testing.T) {
 			e := newHTTPEnv(t, st, network)
 			body := pattern[:1<<20]
 			resp, err := e.client.Post(e.base+"/echo", "application/octet-stream", bytes.NewReader(body))
-			require.NoError(t, err)
+			mustNoError(t, err)
 			defer resp.Body.Close()
-			require.Equal(t, http.StatusOK, resp.StatusCode)
+			mustEqual(t, http.StatusOK, resp.StatusCode)
 			h := sha256.New()
 			n, err := io.Copy(h, resp.Body)
-			require.NoError(t, err)
-			require.Equal(t, int64(len(body)), n)
+			mustNoError(t, err)
+			mustEqual(t, int64(len(body)), n)
 			want := sha256.Sum256(body)
-			require.Equal(t, want[:], h.Sum(nil))
+			mustEqual(t, want[:], h.Sum(nil))
 			e.shutdown(t)
 		})
 
@@ -161,10 +159,10 @@ func TestHTTP(t *testing.T) {
 			// Shutdown closes idle keep-alive connections and
 			// returns; the client then sees the conn closed.
 			e := newHTTPEnv(t, st, network)
-			require.Equal(t, helloBody, e.get(t, "/hello", nil))
+			mustEqual(t, helloBody, e.get(t, "/hello", nil))
 			e.shutdown(t)
 			_, err := e.client.Get(e.base + "/hello")
-			require.Error(t, err, "request after Shutdown")
+			mustError(t, err, "request after Shutdown")
 		})
 
 		t.Run("shutdown-waits-for-active-request", func(t *testing.T) {
@@ -190,9 +188,9 @@ func TestHTTP(t *testing.T) {
 			shut := spawn(t, func() error { return e.srv.Shutdown(ctx) })
 			requireNotDone(t, shut, "Shutdown with a request in flight")
 			close(e.release)
-			require.NoError(t, await(t, resp, "the in-flight request"))
-			require.NoError(t, await(t, shut, "Shutdown"))
-			require.ErrorIs(t, await(t, e.served, "Serve after Shutdown"), http.ErrServerClosed)
+			mustNoError(t, await(t, resp, "the in-flight request"))
+			mustNoError(t, await(t, shut, "Shutdown"))
+			mustErrorIs(t, await(t, e.served, "Serve after Shutdown"), http.ErrServerClosed)
 		})
 
 		t.Run("curl", func(t *testing.T) {
@@ -215,9 +213,9 @@ func TestHTTP(t *testing.T) {
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()
-			require.NoError(t, err, "curl %s: %s", strings.Join(args, " "), stderr.String())
-			require.Equal(t, helloBody+helloBody, string(out))
-			require.EqualValues(t, 1, e.newConn.Load(), "connections accepted from curl")
+			mustNoError(t, err, "curl: %s (curl %s)", strings.TrimSpace(stderr.String()), strings.Join(args, " "))
+			mustEqual(t, helloBody+helloBody, string(out))
+			mustEqual(t, int32(1), e.newConn.Load(), "connections accepted from curl")
 			e.shutdown(t)
 		})
 	})
