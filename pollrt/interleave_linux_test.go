@@ -100,8 +100,9 @@ type ilActor struct {
 	gid   uint64
 	grant chan struct{}
 	state int
-	at    hookPoint
-	s     *sema // a waiter's semaphore, nil for other actors
+	at    hookPoint // where it stopped last, if ever
+	ever  bool      // it stopped at some point
+	s     *sema     // a waiter's semaphore, nil for other actors
 
 	// Blocking that the scheduler follows (see mayBlock):
 	inMu      bool // let past parkEnter, not yet past parkChosen
@@ -120,7 +121,13 @@ type ilSched struct {
 	released bool          // after a failure: nobody is stopped any more
 	ev       chan struct{} // a change of some actor's state
 	trace    []string
-	seen     *[numHookPoints]int // how often each point was let past
+	seen     *ilSeen
+}
+
+// ilSeen is what the runs exercised.
+type ilSeen struct {
+	points   [numHookPoints]int // how often each point was let past
+	handoffs uint64             // leaders that left followers to the poller goroutine
 }
 
 func newILSched() *ilSched {
@@ -159,7 +166,7 @@ func (s *ilSched) hook(pt hookPoint) {
 		s.mu.Unlock()
 		return
 	}
-	a.state, a.at = ilStopped, pt
+	a.state, a.at, a.ever = ilStopped, pt, true
 	a.waitMu, a.waitDrain, a.waitCh = false, false, false
 	if pt == hookLeadDrained || pt == hookRunPollExit {
 		a.inDrain = false
@@ -291,7 +298,7 @@ func (s *ilSched) comesBack(a *ilActor) bool {
 func (s *ilSched) letPast(a *ilActor) {
 	s.mu.Lock()
 	s.trace = append(s.trace, a.name+"@"+ilPointNames[a.at])
-	s.seen[a.at]++
+	s.seen.points[a.at]++
 	free := false
 	switch a.at {
 	case hookParkEnter, hookUnlead:
@@ -344,7 +351,7 @@ func (s *ilSched) report() string {
 	fmt.Fprintf(&b, "order (%d steps): %s\nactors:", len(s.trace), strings.Join(s.trace, " "))
 	for _, a := range s.actors {
 		fmt.Fprintf(&b, " %s=%s", a.name, ilStateNames[a.state])
-		if a.state == ilStopped || a.state == ilFree {
+		if a.ever && a.state != ilDone {
 			fmt.Fprintf(&b, "(after %s)", ilPointNames[a.at])
 		}
 	}
@@ -452,20 +459,22 @@ func ilWaiterRun(e ilEnd, style ilStyle) error {
 
 // ilStep is a step the scheduler may take while it is pending.
 type ilStep struct {
-	name string
-	run  func()
+	name  string
+	start bool // a waiter's arrival, not a cause
+	run   func()
 }
 
 // ilRun runs sc once in the order seed chooses, adding the points it let
 // goroutines past to seen; it returns a description of what went wrong,
 // or "".
-func ilRun(t *testing.T, sc ilScenario, seed uint64, seen *[numHookPoints]int) string {
+func ilRun(t *testing.T, sc ilScenario, seed uint64, seen *ilSeen) string {
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	p, err := newPoller()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.close()
+	defer func() { seen.handoffs += p.stats.handoffs.Load() }()
 	n := len(sc.causes)
 	ends := make([]ilEnd, n)
 	for i := range ends {
@@ -504,7 +513,7 @@ func ilRun(t *testing.T, sc ilScenario, seed uint64, seen *[numHookPoints]int) s
 		styles[i] = ilStyle(rng.IntN(int(numILStyles)))
 		name := fmt.Sprintf("W%d", i+1)
 		e := ends[i]
-		steps = append(steps, ilStep{"start " + name + "(" + ilStyleNames[styles[i]] + ")", func() {
+		steps = append(steps, ilStep{"start " + name + "(" + ilStyleNames[styles[i]] + ")", true, func() {
 			waiters[i] = s.spawn(name, &e.pd.rs, false, func() {
 				err := ilWaiterRun(e, styles[i])
 				s.mu.Lock()
@@ -513,7 +522,7 @@ func ilRun(t *testing.T, sc ilScenario, seed uint64, seen *[numHookPoints]int) s
 			})
 		}})
 		ext := func(cause int, what string, f func()) {
-			steps = append(steps, ilStep{what + " " + name, func() {
+			steps = append(steps, ilStep{what + " " + name, false, func() {
 				s.mu.Lock()
 				delivered[i] |= cause
 				s.mu.Unlock()
@@ -540,9 +549,27 @@ func ilRun(t *testing.T, sc ilScenario, seed uint64, seen *[numHookPoints]int) s
 	}
 
 	// Run until every step was taken and every waiter and step returned.
-	// How eagerly steps are taken while goroutines are stopped: early,
-	// the causes mostly find the waiters not parked yet; late, parked.
+	// How eagerly steps are taken while goroutines are stopped: waiters
+	// arrive early, so that they meet in the set; causes come early (they
+	// mostly find the waiters not parked yet) or late (parked), by run.
 	eager := [...]float64{0.5, 0.2, 0.05}[rng.IntN(3)]
+	pick := func(stopped []*ilActor) (a *ilActor, st int) {
+		var starts, causes []int
+		for i, st := range steps {
+			if st.start {
+				starts = append(starts, i)
+			} else {
+				causes = append(causes, i)
+			}
+		}
+		switch {
+		case len(starts) > 0 && (len(stopped) == 0 || rng.IntN(2) == 0):
+			return nil, starts[rng.IntN(len(starts))]
+		case len(causes) > 0 && (len(stopped) == 0 || rng.Float64() < eager):
+			return nil, causes[rng.IntN(len(causes))]
+		}
+		return stopped[rng.IntN(len(stopped))], -1
+	}
 	var pokedAt time.Time
 	for {
 		rearm()
@@ -551,10 +578,9 @@ func ilRun(t *testing.T, sc ilScenario, seed uint64, seen *[numHookPoints]int) s
 			return fail("an actor let past a point never reached the next")
 		}
 		if len(stopped)+len(steps) > 0 {
-			if len(steps) == 0 || len(stopped) > 0 && rng.Float64() >= eager {
-				s.letPast(stopped[rng.IntN(len(stopped))])
+			if a, c := pick(stopped); a != nil {
+				s.letPast(a)
 			} else {
-				c := rng.IntN(len(steps))
 				st := steps[c]
 				steps = slices.Delete(steps, c, c+1)
 				s.mu.Lock()
@@ -652,9 +678,9 @@ var ilTrace = os.Getenv("POLLRT_INTERLEAVE_TRACE") != ""
 // TestInterleave runs each scenario in seeded random orders (see the top
 // of this file): thousands per scenario, fewer with -short.
 func TestInterleave(t *testing.T) {
-	runs := 300
+	runs := 1000
 	if testing.Short() {
-		runs = 40
+		runs = 100
 	}
 	var only []uint64
 	if v := os.Getenv("POLLRT_INTERLEAVE_SEED"); v != "" {
@@ -664,9 +690,11 @@ func TestInterleave(t *testing.T) {
 		}
 		only = []uint64{seed}
 	}
-	var seen [numHookPoints]int
+	var seen ilSeen
 	for si, sc := range ilScenarios {
-		t.Run(sc.name, func(t *testing.T) {
+		// The first failing scenario ends the test: each hang costs
+		// the watchdog's wait.
+		if !t.Run(sc.name, func(t *testing.T) {
 			seeds := only
 			if seeds == nil {
 				for i := range runs {
@@ -678,17 +706,23 @@ func TestInterleave(t *testing.T) {
 					t.Fatal(msg)
 				}
 			}
-		})
+		}) {
+			return
+		}
 	}
 	if only != nil {
 		return
 	}
 	// Every point is a step of some order: the test must not pass by
 	// stopping nothing.
-	for pt, n := range seen {
+	for pt, n := range seen.points {
 		t.Logf("%-14s let past %d times", ilPointNames[pt], n)
 		if n == 0 {
 			t.Errorf("no run reached %s", ilPointNames[pt])
 		}
+	}
+	t.Logf("hand-offs to the poller goroutine: %d", seen.handoffs)
+	if seen.handoffs == 0 {
+		t.Error("no run handed the set to the poller goroutine")
 	}
 }
