@@ -726,3 +726,11 @@ func TestInterleave(t *testing.T) {
 		t.Error("no run handed the set to the poller goroutine")
 	}
 }
+
+// BenchmarkHookUnset is what a hook point costs when no test set the hook,
+// as in production: a wait passes some ten of them.
+func BenchmarkHookUnset(b *testing.B) {
+	for b.Loop() {
+		hook(hookParkEnter)
+	}
+}
