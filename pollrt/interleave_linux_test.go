@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -363,24 +364,31 @@ func (s *ilSched) report() string {
 
 // Causes that end a waiter's wait.
 const (
-	ilData     = 1 << iota // a byte written to the peer: the read returns it
-	ilDeadline             // the read deadline set in the past: ErrTimeout
-	ilEvict                // Evict: ErrClosing
+	ilData      = 1 << iota // a byte written to the peer: the read returns it
+	ilDeadline              // the read deadline set in the past: ErrTimeout
+	ilEvict                 // Evict: ErrClosing
+	ilInterrupt             // Interrupt: a WaitOnce returns (errILInterrupted)
 )
+
+// errILInterrupted is a WaitOnce waiter's result when Interrupt, not
+// data, ended its wait.
+var errILInterrupted = errors.New("interrupted")
 
 // ilStyle is how a waiter waits: Wait after its own EAGAIN, or Do, which
 // tries inside the wait (waited set, as after a Do that had to wait) or
-// first (a Do whose last Do found its data).
+// first (a Do whose last Do found its data), chosen at random; or
+// WaitOnce, for a waiter that Interrupt may end.
 type ilStyle int
 
 const (
 	ilWait ilStyle = iota
 	ilDo
 	ilDoFirst
-	numILStyles
+	numILStyles // the styles chosen at random
+	ilWaitOnce  = numILStyles
 )
 
-var ilStyleNames = [...]string{"Wait", "Do", "DoFirst"}
+var ilStyleNames = [...]string{"Wait", "Do", "DoFirst", "WaitOnce"}
 
 // ilScenario is a set of waiters in one set, each with its causes.
 type ilScenario struct {
@@ -400,12 +408,17 @@ var ilScenarios = []ilScenario{
 	{"two-data&deadline,data&evict", []int{ilData | ilDeadline, ilData | ilEvict}},
 	{"three-data,data,data", []int{ilData, ilData, ilData}},
 	{"three-data,deadline,evict", []int{ilData, ilDeadline, ilEvict}},
+	{"one-interrupt", []int{ilInterrupt}},
+	{"two-interrupt,data", []int{ilInterrupt, ilData}},
+	{"two-data&interrupt,evict", []int{ilData | ilInterrupt, ilEvict}},
+	{"three-interrupt,data,deadline", []int{ilInterrupt, ilData, ilDeadline}},
 }
 
 // ilEnd is one waiter's socket pair and descriptor.
 type ilEnd struct {
-	pd   *PollDesc
-	a, b int
+	pd          *PollDesc
+	a, b        int
+	interrupted *atomic.Bool // set before Interrupt is called
 }
 
 func ilPair(t *testing.T, p *poller) ilEnd {
@@ -421,7 +434,7 @@ func ilPair(t *testing.T, p *poller) ilEnd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ilEnd{pd, fds[0], fds[1]}
+	return ilEnd{pd, fds[0], fds[1], new(atomic.Bool)}
 }
 
 func (e ilEnd) close() {
@@ -432,7 +445,7 @@ func (e ilEnd) close() {
 
 // ilWaiterRun is one waiter's read of one byte, in style.
 func ilWaiterRun(e ilEnd, style ilStyle) error {
-	if style == ilWait {
+	if style == ilWait || style == ilWaitOnce {
 		if err := e.pd.Prepare(Read); err != nil {
 			return err
 		}
@@ -441,8 +454,20 @@ func ilWaiterRun(e ilEnd, style ilStyle) error {
 			if _, err := unix.Read(e.a, buf[:]); err != unix.EAGAIN {
 				return err
 			}
-			if err := e.pd.Wait(Read); err != nil {
+			if style == ilWait {
+				if err := e.pd.Wait(Read); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := e.pd.WaitOnce(Read); err != nil {
 				return err
+			}
+			if _, err := unix.Read(e.a, buf[:]); err != unix.EAGAIN {
+				return err
+			}
+			if e.interrupted.Load() {
+				return errILInterrupted
 			}
 		}
 	}
@@ -511,6 +536,9 @@ func ilRun(t *testing.T, sc ilScenario, seed uint64, seen *ilSeen) string {
 	styles := make([]ilStyle, n)
 	for i, c := range sc.causes {
 		styles[i] = ilStyle(rng.IntN(int(numILStyles)))
+		if c&ilInterrupt != 0 {
+			styles[i] = ilWaitOnce
+		}
 		name := fmt.Sprintf("W%d", i+1)
 		e := ends[i]
 		steps = append(steps, ilStep{"start " + name + "(" + ilStyleNames[styles[i]] + ")", true, func() {
@@ -537,6 +565,12 @@ func ilRun(t *testing.T, sc ilScenario, seed uint64, seen *ilSeen) string {
 		}
 		if c&ilEvict != 0 {
 			ext(ilEvict, "evict", func() { e.pd.Evict() })
+		}
+		if c&ilInterrupt != 0 {
+			ext(ilInterrupt, "interrupt", func() {
+				e.interrupted.Store(true)
+				e.pd.Interrupt(Read)
+			})
 		}
 	}
 
@@ -635,6 +669,8 @@ func ilRun(t *testing.T, sc ilScenario, seed uint64, seen *ilSeen) string {
 			want = ilDeadline
 		case errors.Is(r.err, ErrClosing):
 			want = ilEvict
+		case r.err == errILInterrupted:
+			want = ilInterrupt
 		default:
 			return fail("%s returned %v", name, r.err)
 		}
