@@ -652,7 +652,7 @@ func ilRun(t *testing.T, sc ilScenario, seed uint64, seen *ilSeen) string {
 			s.mu.Unlock()
 			p.netpollBreak()
 		} else if time.Since(pokedAt) > ilWatchdog {
-			return fail("the set stays led with every waiter gone")
+			return fail("the set stays led with every waiter gone (%d followers counted)", p.followers.Load())
 		}
 		// The poller goroutine lets the set go without reaching a
 		// point after its last.
