@@ -23,8 +23,9 @@ import (
 // drain, hand-off, Evict, deadline expiry) with its goroutines stopped at
 // every hookPoint, and lets them past one at a time in an order chosen by
 // a seeded random generator. Readiness (a byte written to a socket pair's
-// peer), an expired deadline, Evict and the arrival of each waiter are
-// steps of that order too. Each run checks that every waiter returns with
+// peer), an expired deadline, Evict, Interrupt (of a WaitOnce) and the
+// arrival of each waiter are steps of that order too; the set's poller
+// goroutine is one of the goroutines stopped. Each run checks that every waiter returns with
 // a result one of its delivered causes explains, that nothing is left
 // parked (a watchdog fails the run, printing the order and every
 // goroutine's stack), and that the set ends unled with no follower.
@@ -105,7 +106,7 @@ type ilActor struct {
 	ever  bool      // it stopped at some point
 	s     *sema     // a waiter's semaphore, nil for other actors
 
-	// Blocking that the scheduler follows (see mayBlock):
+	// Blocking that the scheduler follows (see letPast and comesBack):
 	inMu      bool // let past parkEnter, not yet past parkChosen
 	inDrain   bool // let past drainEnter, not yet back from the drain
 	waitMu    bool // free, perhaps blocked on p.mu
@@ -216,8 +217,9 @@ func (s *ilSched) await(timer *time.Timer) bool {
 	}
 }
 
-// stopped returns the actors at a point, in the order they were spawned,
-// once no actor is running; false if one still runs at the watchdog.
+// settle returns the actors at a point, in the order they were spawned,
+// once no actor is running or certain to come back; false if one still
+// runs at the watchdog.
 func (s *ilSched) settle(timer *time.Timer) ([]*ilActor, bool) {
 	for {
 		s.mu.Lock()
