@@ -416,6 +416,7 @@ func (pd *PollDesc) block(mode Mode, interruptible bool, a Attempt, tried bool) 
 	case beginBusy:
 		return false, false, ErrBusy
 	}
+	hook(hookBlockBegun)
 	if pd.checkerr(mode) == pollNoError && !(interruptible && pd.interrupted(mode)) && s.commit() {
 		rtStats.waits.Add(1)
 		if pd.p.park(s, a, tried) {

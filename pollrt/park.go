@@ -122,12 +122,14 @@ func (p *poller) park(s *sema, a Attempt, tried bool) (done bool) {
 		return false
 	}
 	w.p = p // for the waker, which sees it once it sees the mode below
+	hook(hookParkEnter)
 	p.mu.Lock()
 	role := parkLeader
 	if p.leading.Load() {
 		role = parkFollower
 		p.followers.Add(1)
 	}
+	hook(hookParkChosen)
 	switch {
 	case !w.mode.CompareAndSwap(parkNone, role):
 		// Woken already, and its waker did not count it as a follower.
@@ -139,6 +141,7 @@ func (p *poller) park(s *sema, a Attempt, tried bool) (done bool) {
 		p.leading.Store(true)
 	}
 	p.mu.Unlock()
+	hook(hookParkRole)
 
 	switch role {
 	case parkFollower:
@@ -157,6 +160,7 @@ func (p *poller) park(s *sema, a Attempt, tried bool) (done bool) {
 			}
 		}
 		if a != nil && !tried && a.Try() {
+			hook(hookFollowerTried)
 			if s.withdraw() {
 				p.followers.Add(-1) // no waker will
 			} else {
@@ -167,20 +171,25 @@ func (p *poller) park(s *sema, a Attempt, tried bool) (done bool) {
 		}
 		fallthrough
 	case parkNone:
+		hook(hookFollowerRecv)
 		<-w.ch
+		hook(hookFollowerWoken)
 		w.mode.Store(parkNone)
 		return false
 	}
 	p.stats.leads.Add(1)
 	w.a, w.done, w.tried = a, false, false
 	p.leader = w
+	hook(hookLeadWait)
 	if p.waitSet(p.leadFn) != nil {
 		// The set is closed only when a test discards its poller;
 		// the wake still comes, on the channel.
 		<-w.ch
 	}
+	hook(hookLeadDone)
 	done, w.a, p.leader = w.done, nil, nil
 	if done {
+		hook(hookTakeBack)
 		s.takeBack()
 	}
 	w.mode.Store(parkNone)
@@ -196,6 +205,7 @@ func (p *poller) delivers() bool { return p != nil && p.leading.Load() && !p.und
 // unlead ends the caller's lead of the set, passing it to the poller
 // goroutine if the set still needs polling.
 func (p *poller) unlead() {
+	hook(hookUnlead)
 	p.mu.Lock()
 	if p.needed() {
 		p.stats.handoffs.Add(1)
@@ -266,6 +276,7 @@ func (p *poller) pollIfIdle() {
 // are added before undrained is loaded there, so one of the two sides sees the
 // other.
 func (p *poller) leadPoll(uintptr) bool {
+	hook(hookLeadPollEnter)
 	w := p.leader
 	if w.a != nil {
 		p.undrained.Store(true)
@@ -276,6 +287,7 @@ func (p *poller) leadPoll(uintptr) bool {
 			p.takeBreak()
 		}
 		if !p.needed() {
+			hook(hookLeadTryRecv)
 			select {
 			case <-w.ch:
 				return true
@@ -285,6 +297,7 @@ func (p *poller) leadPoll(uintptr) bool {
 		}
 	}
 	p.drain(w)
+	hook(hookLeadDrained)
 	select {
 	case <-w.ch:
 		return true
@@ -295,6 +308,7 @@ func (p *poller) leadPoll(uintptr) bool {
 		// readiness, so no event may come for what is already there.
 		return w.try()
 	}
+	hook(hookLeadPollBlock)
 	return false
 }
 
@@ -303,6 +317,9 @@ func (w *waiter) try() bool {
 	w.slept = w.tried // an earlier try failed: the lead waited since
 	w.tried = true
 	w.done = w.a.Try()
+	if !w.done {
+		hook(hookLeadPollBlock)
+	}
 	return w.done
 }
 
@@ -314,6 +331,7 @@ func (p *poller) wakeFrom(w, self *waiter) {
 	if w == nil {
 		return
 	}
+	hook(hookWakeEnter)
 	w.readyAt.Store(nanotime())
 	old := w.mode.Swap(parkWoken)
 	// w's set is w.p, which need not be p, the waker's poller (a test
@@ -324,6 +342,7 @@ func (p *poller) wakeFrom(w, self *waiter) {
 		wp = w.p
 	}
 	w.ch <- struct{}{}
+	hook(hookWakeSent)
 	switch {
 	case old == parkFollower:
 		wp.followers.Add(-1)
@@ -336,6 +355,7 @@ func (p *poller) wakeFrom(w, self *waiter) {
 // set's leader calls it.
 func (p *poller) drain(self *waiter) {
 	p.undrained.Store(false) // before the poll: whatever it misses makes an edge
+	hook(hookDrainEnter)
 	p.drainMu.Lock()
 	for p.poll(self, true) {
 	}
@@ -374,6 +394,8 @@ func (p *poller) run() {
 // runPoll is the poller goroutine's poll step: it stops polling once the
 // set is no longer needed (run confirms that under mu).
 func (p *poller) runPoll(uintptr) bool {
+	hook(hookRunPollEnter)
 	p.drain(nil)
+	hook(hookRunPollExit)
 	return !p.needed()
 }
