@@ -47,11 +47,13 @@ func printGoals(w io.Writer, impl, base string, rows []row) {
 		if g.atLeast {
 			met, op = ratio >= g.bound, ">="
 		}
-		s := fmt.Sprintf("%s %s %s", r.Item, r.Label, formatFigure(ratio))
+		// Three decimals: a ratio of 1.052 against a bound of 1.05 must not
+		// read as "1.05 (want <= 1.05)".
+		s := fmt.Sprintf("%s %s %.3f", r.Item, r.Label, ratio)
 		if met {
 			held = append(held, s)
 		} else {
-			missed = append(missed, fmt.Sprintf("%s (want %s %s)", s, op, formatFigure(g.bound)))
+			missed = append(missed, fmt.Sprintf("%s (want %s %.2f)", s, op, g.bound))
 		}
 	}
 	if len(held)+len(missed) == 0 {

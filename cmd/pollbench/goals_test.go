@@ -27,9 +27,9 @@ func TestPrintGoals(t *testing.T) {
 				mk("rtt c=16", "p99.9_us", "p99.9 µs", 9), // no goal at c=16
 				mk("http c=64", "req_per_s", "req/s", 0.97),
 			},
-			"targets, pollnet/net: 3 of 5 held; missed: rtt c=1000 pin round trips/s 0.90 (want >= 0.97), " +
-				"rtt c=256 pin server CPU µs/rt 1.10 (want <= 1.03); held: rtt c=256 round trips/s 0.98, " +
-				"rtt c=16 p99 µs 1.05, http c=64 req/s 0.97"},
+			"targets, pollnet/net: 3 of 5 held; missed: rtt c=1000 pin round trips/s 0.900 (want >= 0.97), " +
+				"rtt c=256 pin server CPU µs/rt 1.100 (want <= 1.03); held: rtt c=256 round trips/s 0.980, " +
+				"rtt c=16 p99 µs 1.050, http c=64 req/s 0.970"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
