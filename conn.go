@@ -35,8 +35,8 @@ func (c *Conn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: c.fd.net, Source: c.fd.laddr, Addr: c.fd.raddr, Err: err}
 }
 
-// setError wraps the error of a socket-level option (buffer sizes) as
-// package net's conn does: Source nil, Addr the local address.
+// setError wraps the error of a socket-level option (buffer sizes) or a
+// deadline as package net's conn does: Source nil, Addr the local address.
 func (c *Conn) setError(err error) error {
 	if err == nil {
 		return nil

@@ -82,10 +82,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(t, poll
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(t, pollrt.Write) }
 
 func (c *Conn) setDeadline(t time.Time, mode pollrt.Mode) error {
-	if err := c.fd.setDeadline(t, mode); err != nil {
-		return &net.OpError{Op: "set", Net: c.fd.net, Source: nil, Addr: c.fd.laddr, Err: err}
-	}
-	return nil
+	return c.setError(c.fd.setDeadline(t, mode))
 }
 
 // SetDeadline sets the deadline of Accept calls; a zero t clears it. As in
