@@ -30,8 +30,9 @@ type netFD struct {
 	net    string // "tcp", "tcp4", "tcp6" or "unix"
 	laddr  net.Addr
 	raddr  net.Addr
-	rop    readOp  // Read's attempt; the read lock serialises its use
-	wop    writeOp // Write's, under the write lock
+	rop    readOp    // Read's attempt; the read lock serialises its use
+	wop    writeOp   // Write's, under the write lock
+	vop    *writevOp // WriteBuffers', under the write lock; made on first use
 }
 
 // readOp is one read(2) for pollrt's Do. It lives in the netFD, so passing

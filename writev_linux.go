@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"unsafe"
 
 	"github.com/pollnet/pollnet/pollrt"
 	"golang.org/x/sys/unix"
@@ -38,38 +39,51 @@ func (c *Conn) WriteBuffers(v *net.Buffers) (int64, error) {
 
 // writevOp is writeBuffers' sends for pollrt's Do: it sends until v is
 // empty (true), an error stops it (true, err set) or the send buffer is
-// full (false).
+// full (false). The netFD keeps one, made on the first WriteBuffers and
+// used under the write lock, so that its iovecs are reused and a vectored
+// write allocates nothing after the first, as package net's writev.
 type writevOp struct {
-	fd   int
-	v    *net.Buffers
-	bufs [][]byte // the non-empty buffers of one sendmsg
-	n    int64
-	err  error
+	fd  int
+	v   net.Buffers  // what is left to send; a copy, so the caller's v does not escape
+	iov []unix.Iovec // the non-empty buffers of one sendmsg
+	n   int64
+	err error
 }
 
 func (op *writevOp) Try() bool {
 	for {
 		// As internal/poll's Writev: empty buffers are skipped, and v is
 		// left alone once only empty ones remain.
-		op.bufs = op.bufs[:0]
-		for _, b := range *op.v {
+		op.iov = op.iov[:0]
+		for _, b := range op.v {
 			if len(b) > 0 {
-				op.bufs = append(op.bufs, b)
-				if len(op.bufs) == maxVec {
+				var iv unix.Iovec
+				iv.Base = &b[0]
+				iv.SetLen(len(b))
+				op.iov = append(op.iov, iv)
+				if len(op.iov) == maxVec {
 					break
 				}
 			}
 		}
-		if len(op.bufs) == 0 {
+		if len(op.iov) == 0 {
 			return true
 		}
-		n, err := unix.SendmsgBuffers(op.fd, op.bufs, nil, nil, unix.MSG_NOSIGNAL)
+		var msg unix.Msghdr
+		msg.Iov = &op.iov[0]
+		msg.SetIovlen(len(op.iov))
+		r, _, errno := unix.Syscall(unix.SYS_SENDMSG, uintptr(op.fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_NOSIGNAL)
+		clear(op.iov) // hold no caller buffer past the call
+		n := int(r)
+		if errno != 0 {
+			n = 0
+		}
 		if n > 0 {
 			op.n += int64(n)
-			consume(op.v, int64(n))
+			consume(&op.v, int64(n))
 		}
-		switch err {
-		case nil:
+		switch errno {
+		case 0:
 			if n == 0 {
 				op.err = os.NewSyscallError("sendmsg", unix.EIO)
 				return true
@@ -78,7 +92,7 @@ func (op *writevOp) Try() bool {
 		case unix.EAGAIN:
 			return false
 		default:
-			op.err = os.NewSyscallError("sendmsg", err)
+			op.err = os.NewSyscallError("sendmsg", errno)
 			return true
 		}
 	}
@@ -92,12 +106,19 @@ func (fd *netFD) writeBuffers(v *net.Buffers) (int64, error) {
 	if err := fd.pd.Prepare(pollrt.Write); err != nil {
 		return 0, mapPollErr(err)
 	}
-	op := &writevOp{fd: fd.sysfd, v: v}
-	err := fd.pd.Do(pollrt.Write, op)
-	if err != nil {
-		return op.n, mapPollErr(err)
+	if fd.vop == nil {
+		fd.vop = new(writevOp)
 	}
-	return op.n, op.err
+	op := fd.vop
+	op.fd, op.v, op.n, op.err = fd.sysfd, *v, 0, nil
+	err := fd.pd.Do(pollrt.Write, op)
+	*v = op.v
+	n, werr := op.n, op.err
+	op.v, op.err = nil, nil
+	if err != nil {
+		return n, mapPollErr(err)
+	}
+	return n, werr
 }
 
 // consume drops n written bytes from the front of v, and any empty buffers
