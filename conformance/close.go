@@ -170,16 +170,7 @@ func closeDeliversWrittenData(t *testing.T, st stack) {
 					if dir == "server-to-client" {
 						c, s = s, c
 					}
-					w := newStreamWriter(c, tc.chunk)
-					written := spawn(t, func() error {
-						if err := w.writeTotal(total); err != nil {
-							return err
-						}
-						return c.Close()
-					}, c)
-					got := await(t, goDrain(t, s), "reading to EOF")
-					mustNoError(t, await(t, written, "Write and Close"))
-					w.requireArrived(t, got, total)
+					requireStreamArrives(t, c, s, tc.chunk, total)
 				})
 			}
 		}

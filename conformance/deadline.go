@@ -74,17 +74,7 @@ func deadlineZeroClears(t *testing.T, st stack) {
 			// With the deadline cleared, a Write bigger than the
 			// socket buffers blocks until the peer reads, and completes.
 			mustNoError(t, c.SetWriteDeadline(time.Time{}))
-			w := newStreamWriter(c, bigChunk)
-			const total = 16 << 20
-			written := spawn(t, func() error {
-				if err := w.writeTotal(total); err != nil {
-					return err
-				}
-				return c.Close()
-			}, c)
-			got := await(t, goDrain(t, s), "reading to EOF")
-			mustNoError(t, await(t, written, "Write"))
-			w.requireArrived(t, got, total)
+			requireStreamArrives(t, c, s, bigChunk, 16<<20)
 		})
 	})
 }

@@ -79,6 +79,22 @@ func forEachNetwork(t *testing.T, st stack, fn func(t *testing.T, network string
 	}
 }
 
+// forEachSide runs fn per network and per end of a fresh pair, as subtests
+// network/client and network/server: a is the named end, b its peer.
+func forEachSide(t *testing.T, st stack, fn func(t *testing.T, network string, a, b net.Conn)) {
+	forEachNetwork(t, st, func(t *testing.T, network string) {
+		for _, side := range []string{"client", "server"} {
+			t.Run(side, func(t *testing.T) {
+				a, b := pair(t, st, network)
+				if side == "server" {
+					a, b = b, a
+				}
+				fn(t, network, a, b)
+			})
+		}
+	})
+}
+
 // allNetworks are the networks an Impl can declare, in run order.
 var allNetworks = []string{"tcp4", "tcp6", "unix"}
 
@@ -383,6 +399,23 @@ func (w *streamWriter) requireArrived(t testing.TB, got drained, total int64) {
 	requireEOF(t, got.err)
 	mustEqual(t, total, got.total)
 	mustEqual(t, w.digest(), got.sum, "SHA-256 of the stream")
+}
+
+// requireStreamArrives writes total bytes of a stream on c in chunks of
+// chunk and closes c, while s reads: s must get exactly those bytes, then a
+// clean EOF.
+func requireStreamArrives(t testing.TB, c, s net.Conn, chunk int, total int64) {
+	t.Helper()
+	w := newStreamWriter(c, chunk)
+	written := spawn(t, func() error {
+		if err := w.writeTotal(total); err != nil {
+			return err
+		}
+		return c.Close()
+	}, c)
+	got := await(t, goDrain(t, s), "reading to EOF")
+	mustNoError(t, await(t, written, "Write and Close"))
+	w.requireArrived(t, got, total)
 }
 
 // drained is what a reader received until the end of the stream.
